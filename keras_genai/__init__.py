@@ -1,0 +1,12 @@
+"""keras_genai: a thin, tested Keras 3 package behind a course in generative deep learning."""
+
+from keras_genai import callbacks, datasets, evaluation, losses, models, nets, plotting
+from keras_genai.config import is_offline, is_quick_run
+from keras_genai.models import GAN, VAE, Autoencoder
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GAN", "VAE", "Autoencoder", "callbacks", "datasets", "evaluation", "is_offline",
+    "is_quick_run", "losses", "models", "nets", "plotting",
+]

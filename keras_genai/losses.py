@@ -1,0 +1,95 @@
+"""Losses as pure functions over `keras.ops`, each tested against its closed form.
+
+Per-example functions return one value per example (summed over pixels / latent
+dimensions, i.e. nats per image). `reduce_for_replicas` turns them into the scalar a
+train_step differentiates, scaled so gradients are right under `tf.distribute`.
+
+Discriminators output logits D(x) = l; the probability "real" is sigmoid(l), and
+  -log sigmoid(l) = softplus(-l),   -log(1 - sigmoid(l)) = softplus(l).
+"""
+
+import math
+
+import tensorflow as tf
+from keras import ops
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _flat_sum(values):
+    """Sum over every axis but the batch axis."""
+    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+
+def reduce_for_replicas(per_example):
+    """Mean over the local batch, divided by the number of replicas.
+
+    Under a distribution strategy the gradients of the replicas are summed, so this
+    equals the mean over the global batch; on one device it is the plain mean.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return ops.mean(per_example) / replicas
+
+
+# --- GANs -----------------------------------------------------------------------------
+
+def discriminator_loss(real_logits, fake_logits, real_label=1.0):
+    """Per-example BCE of the discriminator: real -> `real_label`, fake -> 0.
+
+    The discriminator maximises V(D, G) = E log D(x) + E log(1 - D(G(z))), i.e. minimises
+    this. real_label=0.9 is one-sided label smoothing (fake labels stay 0).
+    """
+    real_logits = ops.reshape(real_logits, (-1,))
+    fake_logits = ops.reshape(fake_logits, (-1,))
+    real_term = real_label * ops.softplus(-real_logits) + (1.0 - real_label) * ops.softplus(real_logits)
+    return real_term + ops.softplus(fake_logits)
+
+
+def minimax_generator_loss(fake_logits):
+    """Per-example E log(1 - D(G(z))), which the generator minimises (saturates early)."""
+    return -ops.softplus(ops.reshape(fake_logits, (-1,)))
+
+
+def non_saturating_generator_loss(fake_logits):
+    """Per-example -log D(G(z)): same fixed point, strong gradients when D wins."""
+    return ops.softplus(-ops.reshape(fake_logits, (-1,)))
+
+
+GENERATOR_LOSSES = {
+    "non_saturating": non_saturating_generator_loss,
+    "minimax": minimax_generator_loss,
+}
+
+
+# --- VAEs and autoencoders ------------------------------------------------------------
+
+def gaussian_kl(z_mean, z_log_var):
+    """KL( N(mu, sigma^2) || N(0, I) ) per example, in nats:
+    1/2 * sum( sigma^2 + mu^2 - 1 - log sigma^2 ).
+    """
+    return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1)
+
+
+def bernoulli_nll(x, logits):
+    """-log p(x | z) for pixels in [0, 1] under Bernoulli(sigmoid(logits)), per example.
+
+    Equals binary cross-entropy summed over pixels, computed stably from logits:
+    softplus(l) - x * l.
+    """
+    return _flat_sum(ops.softplus(logits) - x * logits)
+
+
+def gaussian_nll(x, mean, log_var):
+    """-log N(x; mean, exp(log_var)) summed over pixels, per example."""
+    return _flat_sum(0.5 * (LOG_2PI + log_var + ops.square(x - mean) * ops.exp(-log_var)))
+
+
+def squared_error(x, reconstruction):
+    """Sum of squared errors per example (MSE times the number of pixels)."""
+    return _flat_sum(ops.square(x - reconstruction))
+
+
+def binary_crossentropy(x, probabilities, epsilon=1e-7):
+    """Binary cross-entropy summed over pixels per example, for probabilities in (0, 1)."""
+    p = ops.clip(probabilities, epsilon, 1.0 - epsilon)
+    return _flat_sum(-(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p)))

@@ -1,0 +1,138 @@
+"""GAN: a generator G(z) and a discriminator D(x) (a logit), trained in alternation.
+
+    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
+
+The discriminator *maximises* V (it minimises the BCE of real -> 1, fake -> 0); the
+generator *minimises* it, or in the non-saturating form minimises -log D(G(z)).
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_genai import _checks, losses
+from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
+
+
+def default_gan_optimizer():
+    """Adam with beta_1 = 0.5, the DCGAN paper's setting (momentum 0.9 oscillates)."""
+    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class GAN(GenerativeModel):
+    """Generator and discriminator with separate optimizers.
+
+    d_steps: discriminator updates per generator update (each on a fresh z, same real batch).
+    value_range: the range of real examples; (-1, 1) matches a tanh generator.
+    """
+
+    def __init__(self, generator, discriminator, d_steps=1, value_range=(-1.0, 1.0), seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = int(generator.input_shape[-1])
+        self.data_shape = tuple(discriminator.input_shape[1:])
+        if tuple(generator.output_shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"generator output shape {generator.output_shape[1:]} differs from the "
+                f"discriminator input shape {self.data_shape}"
+            )
+        if tuple(discriminator.output_shape[1:]) != (1,):
+            raise ValueError(f"the discriminator must output one logit per example, got {discriminator.output_shape}")
+        self.d_steps = _checks.check_positive_int(d_steps, "d_steps")
+        self.value_range = tuple(float(v) for v in value_range)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._make_trackers("d_loss", "g_loss", "d_acc")
+        self.built = True
+
+    def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", label_smoothing=0.0, **kwargs):
+        """loss: "non_saturating" or "minimax" generator loss.
+        label_smoothing: one-sided; real labels become 1 - label_smoothing, fake stay 0.
+        """
+        super().compile(**kwargs)
+        if d_optimizer is not None and d_optimizer is g_optimizer:
+            raise ValueError("use two optimizer instances: each keeps its own state for its own network")
+        self.d_optimizer = d_optimizer or default_gan_optimizer()
+        self.g_optimizer = g_optimizer or default_gan_optimizer()
+        self.loss_name = _checks.check_choice(loss, set(losses.GENERATOR_LOSSES), "loss")
+        self.generator_loss = losses.GENERATOR_LOSSES[loss]
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    def get_compile_config(self):
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "loss": self.loss_name,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    def compile_from_config(self, config):
+        config = deserialize_nets(dict(config), "d_optimizer", "g_optimizer")
+        self.compile(**config)
+        # Create the optimizer slots now so load_model can restore their saved values.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def _discriminator_figures(self, real, fake, training):
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        per_example = losses.discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
+        correct = ops.concatenate([ops.cast(real_logits > 0, "float32"), ops.cast(fake_logits < 0, "float32")])
+        return per_example, ops.mean(correct)
+
+    def train_step(self, data):
+        real = images_of(data)
+        batch_size = ops.shape(real)[0]
+        for _ in range(self.d_steps):
+            fake = self.generator(self._noise(batch_size), training=True)
+            with tf.GradientTape() as tape:
+                d_per_example, d_acc = self._discriminator_figures(real, fake, training=True)
+                d_loss = losses.reduce_for_replicas(d_per_example)
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+
+        with tf.GradientTape() as tape:
+            fake = self.generator(self._noise(batch_size), training=True)
+            g_per_example = self.generator_loss(self.discriminator(fake, training=True))
+            g_loss = losses.reduce_for_replicas(g_per_example)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        return self._update_trackers(d_loss=ops.mean(d_per_example), g_loss=ops.mean(g_per_example), d_acc=d_acc)
+
+    def test_step(self, data):
+        real = images_of(data)
+        fake = self.generator(self._noise(ops.shape(real)[0]), training=False)
+        d_per_example, d_acc = self._discriminator_figures(real, fake, training=False)
+        g_per_example = self.generator_loss(self.discriminator(fake, training=False))
+        return self._update_trackers(d_loss=ops.mean(d_per_example), g_loss=ops.mean(g_per_example), d_acc=d_acc)
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def generate(self, n=None, z=None, seed=None, batch_size=1000):
+        """Samples G(z) for z ~ N(0, I) drawn with `seed` (or the given z), in value_range."""
+        z = self._latent(n, z, seed)
+        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+
+    def discriminate(self, x):
+        """D's probability that each example is real."""
+        return ops.convert_to_numpy(ops.sigmoid(self.discriminator(self.check_inputs(x), training=False)))[:, 0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            **serialize_nets(generator=self.generator, discriminator=self.discriminator),
+            "d_steps": self.d_steps,
+            "value_range": list(self.value_range),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_nets(dict(config), "generator", "discriminator"))

@@ -1,0 +1,136 @@
+"""Variational autoencoder: q(z|x) = N(mu, sigma^2), p(z) = N(0, I), p(x|z) from the decoder.
+
+Training minimises  beta * KL(q(z|x) || p(z)) - E_q[log p(x|z)]; with beta = 1 this is the
+negative ELBO, an upper bound on -log p(x), reported in nats per image.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_genai import _checks, losses
+from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
+
+LIKELIHOODS = {"bernoulli", "gaussian"}
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class VAE(GenerativeModel):
+    """encoder: x -> [z_mean, z_log_var]; decoder: z -> logits (no output activation).
+
+    likelihood="bernoulli": pixels ~ Bernoulli(sigmoid(logits)).
+    likelihood="gaussian": pixels ~ N(sigmoid(logits), sigma^2) with one learned log sigma^2.
+    """
+
+    def __init__(self, encoder, decoder, beta=1.0, likelihood="bernoulli", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(encoder.output, (list, tuple)) or len(encoder.output) != 2:
+            raise ValueError("the VAE encoder must output [z_mean, z_log_var] (build it with variational=True)")
+        activation = getattr(decoder.layers[-1], "activation", None)
+        if activation is not None and getattr(activation, "__name__", "linear") != "linear":
+            raise ValueError(
+                "the VAE decoder must output logits (output_activation=None); "
+                f"its last layer applies {activation.__name__}"
+            )
+        self.encoder, self.decoder = encoder, decoder
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        self.beta = float(beta)
+        self.likelihood = _checks.check_choice(likelihood, LIKELIHOODS, "likelihood")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.data_shape = tuple(encoder.input_shape[1:])
+        self.latent_dim = int(encoder.output[0].shape[-1])
+        if tuple(decoder.output_shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"decoder output shape {decoder.output_shape[1:]} differs from encoder input {self.data_shape}"
+            )
+        if self.likelihood == "gaussian":
+            self.decoder_log_var = self.add_weight(shape=(), initializer="zeros", name="decoder_log_var")
+        self._make_trackers("loss", "reconstruction", "kl", "neg_elbo")
+        self.built = True
+
+    def reparameterize(self, z_mean, z_log_var, seed_generator=None):
+        """z = mu + sigma * eps with eps ~ N(0, I): the randomness sits outside the gradient path."""
+        eps = keras.random.normal(ops.shape(z_mean), seed=seed_generator or self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def reconstruction_nll(self, x, logits):
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_nll(x, logits)
+        log_var = ops.broadcast_to(self.decoder_log_var, ops.shape(x))
+        return losses.gaussian_nll(x, ops.sigmoid(logits), log_var)
+
+    def _figures(self, x, training, seed_generator=None):
+        """Per-example reconstruction NLL and KL, both in nats."""
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = self.reparameterize(z_mean, z_log_var, seed_generator)
+        reconstruction = self.reconstruction_nll(x, self.decoder(z, training=training))
+        kl = losses.gaussian_kl(z_mean, z_log_var)
+        return reconstruction, kl
+
+    def _report(self, reconstruction, kl):
+        return self._update_trackers(
+            loss=ops.mean(reconstruction + self.beta * kl),
+            reconstruction=ops.mean(reconstruction),
+            kl=ops.mean(kl),
+            neg_elbo=ops.mean(reconstruction + kl),
+        )
+
+    def train_step(self, data):
+        x = images_of(data)
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self._figures(x, training=True)
+            loss = losses.reduce_for_replicas(reconstruction + self.beta * kl)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self._report(reconstruction, kl)
+
+    def test_step(self, data):
+        return self._report(*self._figures(images_of(data), training=False))
+
+    def call(self, x, training=False):
+        """Reconstruction from the posterior mean (deterministic)."""
+        z_mean, _ = self.encoder(x, training=training)
+        return ops.sigmoid(self.decoder(z_mean, training=training))
+
+    def encode(self, x):
+        """Posterior parameters (z_mean, z_log_var) as NumPy arrays."""
+        z_mean, z_log_var = self.encoder(self.check_inputs(x), training=False)
+        return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
+
+    def decode(self, z):
+        """Mean image (pixel probabilities) for each latent vector."""
+        z = self._latent(z=z)
+        return ops.convert_to_numpy(ops.sigmoid(self.decoder(z, training=False)))
+
+    def generate(self, n=None, z=None, seed=None):
+        """Sample z ~ N(0, I) (or use the given z) and decode it to mean images."""
+        return self.decode(self._latent(n, z, seed))
+
+    def reconstruct(self, x):
+        return ops.convert_to_numpy(self(self.check_inputs(x), training=False))
+
+    def negative_elbo(self, x, batch_size=500, seed=0):
+        """Per-example negative ELBO (nats), one posterior sample per example."""
+        x = self.check_inputs(x)
+        generator = keras.random.SeedGenerator(seed)
+        values = []
+        for start in range(0, len(x), batch_size):
+            reconstruction, kl = self._figures(x[start:start + batch_size], False, generator)
+            values.append(ops.convert_to_numpy(reconstruction + kl))
+        return np.concatenate(values)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            **serialize_nets(encoder=self.encoder, decoder=self.decoder),
+            "beta": self.beta,
+            "likelihood": self.likelihood,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_nets(dict(config), "encoder", "decoder"))

@@ -1,0 +1,142 @@
+"""Network builders: plain functions that return `keras.Model`s. No training logic here.
+
+Every builder checks the shape arithmetic when it builds (e.g. a DCGAN generator for
+28x28 images starts at 7x7 and doubles twice: 7 -> 14 -> 28), so a wrong design fails
+with a sentence instead of a mismatched tensor at training time.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+from keras_genai import _checks
+
+
+def _check_image_shape(image_shape, n_halvings, name="image_shape"):
+    image_shape = tuple(int(d) for d in image_shape)
+    if len(image_shape) != 3 or min(image_shape) < 1:
+        raise ValueError(f"{name} must be (height, width, channels), got {image_shape}")
+    factor = 2**n_halvings
+    height, width, _ = image_shape
+    if height % factor or width % factor:
+        raise ValueError(
+            f"{name} {image_shape}: height and width must be divisible by {factor} "
+            f"for {n_halvings} stride-2 layers"
+        )
+    return image_shape
+
+
+def _check_output(model, expected):
+    got = tuple(model.output_shape[1:])
+    if got != tuple(expected):  # a guard on this module's own arithmetic
+        raise AssertionError(f"{model.name} produces {got}, expected {tuple(expected)}")
+    return model
+
+
+def mlp_generator(latent_dim, output_shape, hidden=(256, 512), output_activation="tanh", name="generator"):
+    """z -> Dense layers -> an output of `output_shape` (an image or a 2-D point)."""
+    latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
+    output_shape = tuple(output_shape)
+    z = keras.Input((latent_dim,), name="z")
+    h = z
+    for units in hidden:
+        h = layers.Dense(units)(h)
+        h = layers.LeakyReLU(0.2)(h)
+    h = layers.Dense(math.prod(output_shape), activation=output_activation)(h)
+    out = layers.Reshape(output_shape)(h)
+    return _check_output(keras.Model(z, out, name=name), output_shape)
+
+
+def mlp_discriminator(input_shape, hidden=(512, 256), dropout=0.0, name="discriminator"):
+    """x -> Dense layers -> one logit (no sigmoid: losses work on logits)."""
+    x = keras.Input(tuple(input_shape), name="x")
+    h = layers.Flatten()(x)
+    for units in hidden:
+        h = layers.Dense(units)(h)
+        h = layers.LeakyReLU(0.2)(h)
+        if dropout:
+            h = layers.Dropout(dropout)(h)
+    logit = layers.Dense(1, name="logit")(h)
+    return keras.Model(x, logit, name=name)
+
+
+def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(128, 64), kernel_size=4, name="generator"):
+    """DCGAN generator: Dense -> reshape to (h/2^k, w/2^k, filters[0]) -> k stride-2
+    transposed convolutions with BatchNorm + ReLU -> tanh image in [-1, 1].
+
+    k = len(filters); each transposed convolution doubles the side (7 -> 14 -> 28).
+    """
+    latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
+    height, width, channels = _check_image_shape(image_shape, len(filters))
+    factor = 2 ** len(filters)
+    start = (height // factor, width // factor, filters[0])
+    z = keras.Input((latent_dim,), name="z")
+    h = layers.Dense(math.prod(start), use_bias=False)(z)
+    h = layers.BatchNormalization()(h)
+    h = layers.ReLU()(h)
+    h = layers.Reshape(start)(h)
+    for f in filters[1:]:
+        h = layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.ReLU()(h)
+    image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh")(h)
+    return _check_output(keras.Model(z, image, name=name), (height, width, channels))
+
+
+def dcgan_discriminator(image_shape=(28, 28, 1), filters=(64, 128), kernel_size=4, dropout=0.3, name="discriminator"):
+    """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2) -> one logit."""
+    image_shape = _check_image_shape(image_shape, len(filters))
+    x = keras.Input(image_shape, name="image")
+    h = x
+    for f in filters:
+        h = layers.Conv2D(f, kernel_size, strides=2, padding="same")(h)
+        h = layers.LeakyReLU(0.2)(h)
+        if dropout:
+            h = layers.Dropout(dropout)(h)
+    h = layers.Flatten()(h)
+    logit = layers.Dense(1, name="logit")(h)
+    return keras.Model(x, logit, name=name)
+
+
+def conv_encoder(image_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), dense=128, variational=True, name="encoder"):
+    """Image -> stride-2 convolutions -> Dense -> z, or [z_mean, z_log_var] if variational.
+
+    The log-variance is an unconstrained real number; exp() makes the variance positive.
+    """
+    latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
+    image_shape = _check_image_shape(image_shape, len(filters))
+    x = keras.Input(image_shape, name="image")
+    h = x
+    for f in filters:
+        h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Flatten()(h)
+    if dense:
+        h = layers.Dense(dense, activation="relu")(h)
+    if not variational:
+        return keras.Model(x, layers.Dense(latent_dim, name="z")(h), name=name)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(h)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    return keras.Model(x, [z_mean, z_log_var], name=name)
+
+
+def conv_decoder(latent_dim=2, image_shape=(28, 28, 1), filters=(64, 32), dense=128, output_activation="sigmoid", name="decoder"):
+    """z -> Dense -> reshape -> stride-2 transposed convolutions -> image.
+
+    output_activation="sigmoid" for an autoencoder in [0, 1]; None (logits) for a VAE,
+    whose likelihood turns the logits into Bernoulli probabilities or Gaussian means.
+    """
+    latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
+    height, width, channels = _check_image_shape(image_shape, len(filters))
+    factor = 2 ** len(filters)
+    start = (height // factor, width // factor, filters[0])
+    z = keras.Input((latent_dim,), name="z")
+    h = z
+    if dense:
+        h = layers.Dense(dense, activation="relu")(h)
+    h = layers.Dense(math.prod(start), activation="relu")(h)
+    h = layers.Reshape(start)(h)
+    for f in filters:
+        h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)
+    image = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="pixels")(h)
+    return _check_output(keras.Model(z, image, name=name), (height, width, channels))

@@ -1,0 +1,125 @@
+"""Figures for the notebooks. Every function returns a matplotlib Figure; none calls show()."""
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _as_display(images, value_range):
+    images = np.asarray(images, dtype="float32")
+    low, high = value_range
+    images = np.clip((images - low) / (high - low), 0.0, 1.0)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    return images
+
+
+def image_grid(images, ncols=8, value_range=(0.0, 1.0), titles=None, title=None, scale=1.0):
+    """A grid of images (n, h, w[, c]) with pixel values in `value_range`."""
+    images = _as_display(images, value_range)
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.4 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows, row_labels, value_range=(0.0, 1.0), scale=1.0):
+    """Several equally long rows of images, one label per row (e.g. input / noisy / output)."""
+    rows = [_as_display(r, value_range) for r in rows]
+    ncols = len(rows[0])
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(scale * ncols + 1, scale * len(rows)), squeeze=False)
+    for r, (row, label) in enumerate(zip(rows, row_labels)):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.imshow(row[c], cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, keys=None, title=None):
+    """Loss curves from a Keras History (or its .history dict); val_ curves dashed."""
+    logs = history.history if hasattr(history, "history") else dict(history)
+    keys = keys or [k for k in logs if not k.startswith("val_")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        epochs = np.arange(1, len(logs[key]) + 1)
+        ax.plot(epochs, logs[key], label="train")
+        if "val_" + key in logs:
+            ax.plot(epochs, logs["val_" + key], "--", label="validation")
+            ax.legend()
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(z, labels, title="Latent space"):
+    """2-D latent codes coloured by digit label."""
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] < 2:
+        raise ValueError(f"latent_scatter needs codes of shape (n, >=2), got {z.shape}")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=4, alpha=0.8)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("z[0]"), ax.set_ylabel("z[1]"), ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def latent_grid(decode, n=15, limit=2.5, value_range=(0.0, 1.0)):
+    """Decode a regular n x n grid of 2-D latent points in [-limit, limit]^2 into one image."""
+    values = np.linspace(-limit, limit, n)
+    z = np.array([[x, y] for y in values[::-1] for x in values], dtype="float32")
+    images = _as_display(decode(z), value_range)
+    h, w = images.shape[1:3]
+    canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(canvas, cmap="gray", extent=[-limit, limit, -limit, limit])
+    ax.set_xlabel("z[0]"), ax.set_ylabel("z[1]"), ax.set_title("Decoded latent grid")
+    fig.tight_layout()
+    return fig
+
+
+def interpolate(z_start, z_end, steps=10):
+    """Straight-line path between two latent vectors: (steps, latent_dim)."""
+    t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+    return (1 - t) * np.asarray(z_start, "float32")[None] + t * np.asarray(z_end, "float32")[None]
+
+
+def interpolation_rows(decode, pairs, steps=10, value_range=(0.0, 1.0)):
+    """One row of decoded images per (z_start, z_end) pair."""
+    rows = [decode(interpolate(a, b, steps)) for a, b in pairs]
+    return image_rows(rows, [f"pair {i + 1}" for i in range(len(rows))], value_range)
+
+
+def scatter_2d(real, fake=None, title=None, limit=3.0):
+    """Real 2-D points (grey) and generated points (red) on the same axes."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(*np.asarray(real).T, s=3, c="0.6", label="real")
+    if fake is not None:
+        ax.scatter(*np.asarray(fake).T, s=3, c="tab:red", label="generated")
+        ax.legend(loc="upper right")
+    ax.set_xlim(-limit, limit), ax.set_ylim(-limit, limit), ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path):
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
