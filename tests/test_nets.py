@@ -1,0 +1,28 @@
+import pytest
+
+from keras_genai import nets
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 48, 1)])
+def test_dcgan_and_conv_builders_produce_the_requested_shape(shape):
+    assert nets.dcgan_generator(16, shape).output_shape == (None, *shape)
+    assert nets.dcgan_discriminator(shape).output_shape == (None, 1)
+    assert nets.conv_decoder(4, shape).output_shape == (None, *shape)
+    z_mean, z_log_var = nets.conv_encoder(shape, 4).output
+    assert tuple(z_mean.shape) == (None, 4) and tuple(z_log_var.shape) == (None, 4)
+
+
+def test_three_upsamplings_cannot_make_28x28():
+    # Seed 004's generator: three stride-2 layers from 7x7 give 56x56. The builder refuses a shape
+    # that its number of stride-2 layers cannot reach.
+    with pytest.raises(ValueError, match="divisible by 8"):
+        nets.dcgan_generator(16, (28, 28, 1), filters=(128, 64, 32))
+
+
+def test_mlp_builders_and_bad_arguments():
+    assert nets.mlp_generator(8, (2,), output_activation=None).output_shape == (None, 2)
+    assert nets.mlp_discriminator((28, 28, 1)).output_shape == (None, 1)
+    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
+        nets.mlp_generator(0, (2,))
+    with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
+        nets.dcgan_discriminator((28, 28))
