@@ -120,19 +120,23 @@ def main():
     nb.add_argument("--quick", action="store_true", help="quick run (KERAS_GENAI_QUICK=1)")
     nb.add_argument("--in-place", action="store_true", help="also write the executed notebooks back to notebooks/")
     nb.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
-    test = sub.add_parser("test", help="run the unit tests and every notebook in quick mode")
-    test.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
+    sub.add_parser("test", help="run the unit tests and every notebook in quick mode; "
+                   "further arguments go to pytest, e.g. test -k vae")
     sub.add_parser("_execute", add_help=False)  # internal: re-entry inside .venv
-    args, extra = parser.parse_known_args()
+    args, extra = parser.parse_known_args(sys.argv[1:2])
+    extra += sys.argv[2:]
 
     if args.command == "_execute":
         spec = json.loads(extra[0])
         return execute_notebooks(spec["names"], spec["quick"], spec["in_place"], spec["timeout"])
-    ensure_environment()
     if args.command == "notebooks":
+        args = nb.parse_args(extra)
+        ensure_environment()
         spec = {"names": args.names, "quick": args.quick, "in_place": args.in_place, "timeout": args.timeout}
         return subprocess.call([str(PYTHON), str(ROOT / "dev.py"), "_execute", json.dumps(spec)], cwd=ROOT)
-    command = [str(PYTHON), "-m", "pytest", "tests", "notebooks", "--nbval-lax", "--nbval-cell-timeout=600", *args.pytest_args, *extra]
+    ensure_environment()
+    targets = ["tests"] + (["notebooks"] if (ROOT / "notebooks").is_dir() else [])
+    command = [str(PYTHON), "-m", "pytest", *targets, "--nbval-lax", "--nbval-cell-timeout=600", *extra]
     return subprocess.call(command, cwd=ROOT, env=run_env(quick=True))
 
 
