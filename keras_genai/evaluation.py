@@ -6,14 +6,17 @@ features for distribution metrics.
 """
 
 import dataclasses
+import functools
 import os
 import re
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
+from scipy import special
 
 from keras_genai import _checks, config, datasets
+from keras_genai.losses import LOG_2PI
 
 
 def _digit_classifier_net():
@@ -43,8 +46,12 @@ class DigitClassifier:
 
     def features(self, images, value_range=(0.0, 1.0)):
         x = _to_unit_range(images, value_range)
-        extractor = keras.Model(self.model.input, self.model.get_layer("features").output)
-        return extractor.predict(x, batch_size=500, verbose=0)
+        return self._feature_extractor.predict(x, batch_size=500, verbose=0)
+
+    @functools.cached_property
+    def _feature_extractor(self):
+        # Built once: a new Model per call would retrace its predict function every time.
+        return keras.Model(self.model.input, self.model.get_layer("features").output)
 
 
 def _to_unit_range(images, value_range):
@@ -133,4 +140,323 @@ def memorisation_check(samples, train, test):
         "fraction_closer_than_test_1pct": float(np.mean(sample_d < threshold)),
         "sample_distances": sample_d,
         "sample_neighbours": sample_idx,
+    }
+
+
+# --- Input checks shared by the metrics --------------------------------------------------
+
+def _feature_matrix(x, name, min_rows=2):
+    """A finite float64 (n, d) array with at least `min_rows` rows."""
+    _checks.as_float_array(x, name)  # numeric and non-empty; float64 is kept below
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape (n_samples, n_features), got {x.shape}")
+    _checks.check_finite(x, name)
+    if len(x) < min_rows:
+        raise ValueError(f"{name} has {len(x)} sample(s); this metric needs at least {min_rows}")
+    return x
+
+
+def _feature_pair(a, b, names, min_rows=2):
+    a, b = _feature_matrix(a, names[0], min_rows), _feature_matrix(b, names[1], min_rows)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{names[0]} has {a.shape[1]} features per sample but {names[1]} has {b.shape[1]}; "
+            "compute both with the same feature extractor"
+        )
+    return a, b
+
+
+# --- Distribution distances on classifier features (FID, KID) --------------------------
+
+def frechet_distance(features_a, features_b):
+    """Fréchet distance between Gaussians fitted to two feature sets (n, d), in float64:
+
+        ||mu_a - mu_b||^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^{1/2}).
+
+    With the centred features factored as A = Q_a R_a and B = Q_b R_b (QR), S_a S_b has the
+    same non-zero eigenvalues as (R_a R_b^T)(R_a R_b^T)^T / ((n_a - 1)(n_b - 1)), so the
+    trace term is the sum of singular values of R_a R_b^T, scaled. This avoids the matrix
+    square root: scipy.linalg.sqrtm of S_a S_b can return round-off imaginary parts, and
+    square roots of round-off eigenvalues (dead ReLU features give exactly singular
+    covariances; 1e-16 becomes 1e-8) would cost about half of float64's digits.
+    """
+    a, b = _feature_pair(features_a, features_b, ("features_a", "features_b"))
+    centred_a, centred_b = a - a.mean(0), b - b.mean(0)
+    r_a, r_b = np.linalg.qr(centred_a, mode="r"), np.linalg.qr(centred_b, mode="r")
+    scale = np.sqrt((len(a) - 1) * (len(b) - 1))
+    trace_sqrt = np.linalg.svd(r_a @ r_b.T, compute_uv=False).sum() / scale
+    trace_a = np.sum(centred_a**2) / (len(a) - 1)
+    trace_b = np.sum(centred_b**2) / (len(b) - 1)
+    mean_term = np.sum((a.mean(0) - b.mean(0)) ** 2)
+    distance = mean_term + trace_a + trace_b - 2.0 * trace_sqrt
+    return float(max(distance, 0.0))  # round-off can give -1e-13 for identical sets
+
+
+def fid(classifier, images_a, images_b, value_range=(0.0, 1.0)):
+    """Fréchet distance between the digit classifier's "features" of two image sets.
+
+    The MNIST analogue of FID (which uses Inception-v3 features of natural images).
+    Lower is better; two samples of the same distribution score near 0, but the estimate
+    is biased upwards for small sets, so compare only numbers computed with equal sizes.
+    """
+    return frechet_distance(
+        classifier.features(images_a, value_range), classifier.features(images_b, value_range)
+    )
+
+
+def _polynomial_kernel(x, y):
+    """k(x, y) = (x.y / d + 1)^3, the kernel of KID (Binkowski et al. 2018)."""
+    return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+
+def _mmd2_unbiased(x, y):
+    """Unbiased MMD^2: within-set kernel means leave out the diagonal (k(x_i, x_i))."""
+    m, n = len(x), len(y)
+    k_xx, k_yy = _polynomial_kernel(x, x), _polynomial_kernel(y, y)
+    within_x = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
+    within_y = (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
+    return within_x + within_y - 2.0 * _polynomial_kernel(x, y).mean()
+
+
+def kid(features_a, features_b, subsets=50, subset_size=500, seed=0):
+    """Kernel Inception Distance: unbiased MMD^2 with the cubic polynomial kernel.
+
+    Averaged over `subsets` random subsets of `subset_size` samples from each set.
+    Returns (mean, standard error of the mean over subsets). Unbiased, so two samples of
+    the same distribution give values scattered around 0 (negative ones included). The
+    standard error only covers the choice of subsets of these two sets, not the variation
+    between fresh samples, so it understates the uncertainty of the comparison.
+    """
+    a, b = _feature_pair(features_a, features_b, ("features_a", "features_b"))
+    subsets = _checks.check_positive_int(subsets, "subsets")
+    subset_size = _checks.check_positive_int(subset_size, "subset_size")
+    if subsets < 2:
+        raise ValueError("kid needs subsets >= 2 to estimate its standard error")
+    if not 2 <= subset_size <= min(len(a), len(b)):
+        raise ValueError(
+            f"subset_size must be between 2 and the smaller set size {min(len(a), len(b))}, got {subset_size}"
+        )
+    rng = np.random.default_rng(seed)
+    values = [
+        _mmd2_unbiased(
+            a[rng.choice(len(a), subset_size, replace=False)],
+            b[rng.choice(len(b), subset_size, replace=False)],
+        )
+        for _ in range(subsets)
+    ]
+    return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(subsets))
+
+
+# --- Inception-score analogue -----------------------------------------------------------
+
+def inception_score(probabilities, splits=10):
+    """exp(E_x KL(p(y|x) || p(y))) from class probabilities (n, classes), per split.
+
+    High when each sample is classified confidently (peaked p(y|x)) and the classes are
+    balanced (flat p(y)): between 1 and the number of classes. Returns (mean, std over
+    splits), as in Salimans et al. (2016). It never looks at real data, so it cannot see
+    samples that are confident but unlike the data.
+    """
+    splits = _checks.check_positive_int(splits, "splits")
+    p = _feature_matrix(probabilities, "probabilities", min_rows=splits)
+    sums = p.sum(axis=1)
+    if p.min() < 0 or p.max() > 1 or np.abs(sums - 1).max() > 1e-3:
+        raise ValueError(
+            "probabilities must be rows of class probabilities (e.g. softmax outputs) summing to 1; "
+            f"got values in [{p.min():.3g}, {p.max():.3g}] and row sums in [{sums.min():.4g}, {sums.max():.4g}]"
+        )
+    scores = []
+    for part in np.array_split(p, splits):
+        kl = special.rel_entr(part, part.mean(axis=0)).sum(axis=1)  # rel_entr: 0 log 0 = 0
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+# --- Precision and recall (Kynkäänniemi et al. 2019) -----------------------------------
+
+def _pairwise_distances(a, b):
+    d2 = (a**2).sum(1)[:, None] - 2.0 * a @ b.T + (b**2).sum(1)[None]
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def _knn_radii(x, k, block=1000):
+    """Distance from each point to its k-th nearest other point of the same set."""
+    radii = []
+    for start in range(0, len(x), block):
+        d = _pairwise_distances(x[start:start + block], x)
+        d[np.arange(len(d)), start + np.arange(len(d))] = np.inf  # a point is not its own neighbour
+        radii.append(np.partition(d, k - 1, axis=1)[:, k - 1])
+    return np.concatenate(radii)
+
+
+def _inside_manifold(queries, points, radii, block=1000):
+    """Whether each query lies in at least one ball B(point_i, radius_i)."""
+    return np.concatenate([
+        (_pairwise_distances(queries[start:start + block], points) <= radii[None]).any(axis=1)
+        for start in range(0, len(queries), block)
+    ])
+
+
+def precision_recall(real_features, fake_features, k=3):
+    """Improved precision and recall for generative models (Kynkäänniemi et al. 2019).
+
+    Each set's manifold is the union of balls around its points with radius the distance to
+    the k-th nearest neighbour in the same set. Precision: share of fake samples inside the
+    real manifold (quality). Recall: share of real samples inside the fake manifold
+    (diversity; near 0 for a collapsed generator). Radii shrink as a set grows, so use sets
+    of similar size. Returns (precision, recall).
+    """
+    k = _checks.check_positive_int(k, "k")
+    real, fake = _feature_pair(real_features, fake_features, ("real_features", "fake_features"), min_rows=k + 1)
+    precision = _inside_manifold(fake, real, _knn_radii(real, k)).mean()
+    recall = _inside_manifold(real, fake, _knn_radii(fake, k)).mean()
+    return float(precision), float(recall)
+
+
+# --- Likelihood bounds for VAEs ---------------------------------------------------------
+
+def _log_weights(vae, x, eps):
+    """log p(x|z) + log p(z) - log q(z|x) at z = mu + sigma * eps; eps (k, batch, latent) -> (k, batch)."""
+    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
+    z = z_mean + np.exp(0.5 * z_log_var) * eps
+    log_q = -0.5 * np.sum(LOG_2PI + z_log_var + eps**2, axis=-1)  # N(z; mu, sigma^2) with (z - mu)/sigma = eps
+    log_prior = -0.5 * np.sum(LOG_2PI + z**2, axis=-1)
+    log_likelihood = np.stack([
+        -ops.convert_to_numpy(vae.reconstruction_nll(x, vae.decoder(z_j.astype("float32"), training=False)))
+        for z_j in z
+    ])
+    return log_likelihood + log_prior - log_q
+
+
+def iwae_bound(vae, x, k=100, batch_size=500, seed=0):
+    """Importance-weighted bound (Burda et al. 2016) per image, negated, in nats.
+
+    L_k = log (1/k) sum_j p(x, z_j) / q(z_j|x) with z_j ~ q(z|x), and
+    E[L_1] = ELBO <= E[L_k] <= E[L_{k+1}] <= log p(x). Returns -L_k, like VAE.negative_elbo:
+    an upper bound on -log p(x) (lower is better) that tightens as k grows; k = 1 is the
+    negative ELBO with a one-sample KL. eps ~ N(0, I) is drawn per batch, shape
+    (k, batch, latent_dim), from np.random.default_rng(seed). With the Bernoulli likelihood on
+    grey (non-binary) pixels this is a cross-entropy, not a density: compare it only between
+    models with the same likelihood and data.
+    """
+    x = vae.check_inputs(x)
+    k = _checks.check_positive_int(k, "k")
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    rng = np.random.default_rng(seed)
+    bounds = []
+    for start in range(0, len(x), batch_size):
+        batch = x[start:start + batch_size]
+        log_w = _log_weights(vae, batch, rng.standard_normal((k, len(batch), vae.latent_dim)))
+        bounds.append(np.log(k) - special.logsumexp(log_w, axis=0))  # -log mean exp
+    return np.concatenate(bounds)
+
+
+def bits_per_dim(nats, dims):
+    """Negative log-likelihood in nats per example -> bits per dimension: nats / (dims ln 2)."""
+    dims = _checks.check_positive_int(dims, "dims")
+    _checks.as_float_array(nats, "nats")
+    values = _checks.check_finite(np.asarray(nats, dtype=np.float64), "nats")
+    result = values / (dims * np.log(2.0))
+    return float(result) if result.ndim == 0 else result
+
+
+# --- Reconstruction quality: PSNR and SSIM ----------------------------------------------
+
+def _image_pair(a, b, data_range):
+    """Two batches (n, height, width[, channels]) of the same shape as float64 (n, h, w, c)."""
+    _checks.as_float_array(a, "a")
+    _checks.as_float_array(b, "b")
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    if a.ndim not in (3, 4):
+        raise ValueError(f"expected a batch of images (n, height, width[, channels]), got shape {a.shape}")
+    _checks.check_finite(a, "a")
+    _checks.check_finite(b, "b")
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float, np.number)) or not data_range > 0:
+        raise ValueError(f"data_range must be a positive number (1 for [0, 1], 2 for [-1, 1]), got {data_range!r}")
+    span = max(a.max(), b.max()) - min(a.min(), b.min())
+    if span > data_range * (1 + 1e-6):
+        raise ValueError(
+            f"the images span {span:.4g}, more than data_range={data_range}: pass the range of their pixel scale"
+        )
+    if a.ndim == 3:
+        a, b = a[..., None], b[..., None]
+    return a, b
+
+
+def psnr(a, b, data_range=1.0):
+    """Peak signal-to-noise ratio per image in dB: 10 log10(data_range^2 / MSE); inf if identical."""
+    a, b = _image_pair(a, b, data_range)
+    mse = ((a - b) ** 2).reshape(len(a), -1).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(data_range**2 / mse)
+
+
+SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+
+
+def _gaussian_window(size=SSIM_WINDOW, sigma=SSIM_SIGMA):
+    offsets = np.arange(size) - (size - 1) / 2
+    weights = np.exp(-(offsets**2) / (2 * sigma**2))
+    return weights / weights.sum()
+
+
+def _window_means(x, weights):
+    """Gaussian-weighted mean over every full window (separable: rows, then columns)."""
+    for axis in (1, 2):
+        x = np.lib.stride_tricks.sliding_window_view(x, len(weights), axis=axis) @ weights
+    return x
+
+
+def ssim(a, b, data_range=1.0):
+    """Mean structural similarity per image (Wang et al. 2004), 1 for identical images.
+
+    Over every full 11x11 Gaussian window (sigma 1.5) and channel:
+    SSIM = (2 mu_a mu_b + C1)(2 s_ab + C2) / ((mu_a^2 + mu_b^2 + C1)(s_a^2 + s_b^2 + C2)),
+    C1 = (0.01 L)^2, C2 = (0.03 L)^2, L = data_range.
+    """
+    a, b = _image_pair(a, b, data_range)
+    if min(a.shape[1:3]) < SSIM_WINDOW:
+        raise ValueError(f"ssim needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {a.shape[1:3]}")
+    w = _gaussian_window()
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    mu_a, mu_b = _window_means(a, w), _window_means(b, w)
+    var_a = _window_means(a * a, w) - mu_a**2
+    var_b = _window_means(b * b, w) - mu_b**2
+    cov = _window_means(a * b, w) - mu_a * mu_b
+    ssim_map = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ssim_map.reshape(len(a), -1).mean(axis=1)
+
+
+# --- Everything at once ------------------------------------------------------------------
+
+def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1.0), k=3, seed=0):
+    """The standard numbers for a batch of generated digits, as a dict.
+
+    fid, kid, kid_se, precision, recall: samples against the training digits (the
+    distribution the model was fit to); precision/recall use a random subset of the training
+    digits of the samples' size, since k-NN radii depend on set size. confident_fraction,
+    classes_found: from confidence_report. memorised_fraction: share of samples closer (in
+    pixels) to a training digit than 99% of held-out real digits are (memorisation_check);
+    real_test supplies that baseline. All images in `value_range`.
+    """
+    sample_features = classifier.features(samples, value_range)
+    train_features = classifier.features(real_train, value_range)
+    n = min(len(sample_features), len(train_features))
+    kid_mean, kid_se = kid(sample_features, train_features, 50, min(1000, max(2, n // 2)), seed)
+    subset = np.random.default_rng(seed).choice(len(train_features), n, replace=False)
+    precision, recall = precision_recall(train_features[subset], sample_features, k=k)
+    report = confidence_report(classifier, samples, value_range)
+    memorised = memorisation_check(*(_to_unit_range(x, value_range) for x in (samples, real_train, real_test)))
+    return {
+        "fid": frechet_distance(sample_features, train_features),
+        "kid": kid_mean,
+        "kid_se": kid_se,
+        "precision": precision,
+        "recall": recall,
+        "confident_fraction": report.confident_fraction,
+        "classes_found": report.classes_found,
+        "memorised_fraction": memorised["fraction_closer_than_test_1pct"],
     }
