@@ -80,15 +80,19 @@ def latent_scatter(z, labels, title="Latent space"):
     return fig
 
 
-def latent_grid(decode, n=15, limit=2.5, value_range=(0.0, 1.0)):
-    """Decode a regular n x n grid of 2-D latent points in [-limit, limit]^2 into one image."""
-    values = np.linspace(-limit, limit, n)
-    z = np.array([[x, y] for y in values[::-1] for x in values], dtype="float32")
+def latent_grid(decode, n=15, limit=2.5, value_range=(0.0, 1.0), center=(0.0, 0.0)):
+    """Decode a regular n x n grid of 2-D latent points in center + [-limit, limit]^2 into one image.
+
+    center: where the grid sits; a plain autoencoder's codes are not centred on 0.
+    """
+    cx, cy = (float(c) for c in center)
+    xs, ys = cx + np.linspace(-limit, limit, n), cy + np.linspace(-limit, limit, n)
+    z = np.array([[x, y] for y in ys[::-1] for x in xs], dtype="float32")
     images = _as_display(decode(z), value_range)
     h, w = images.shape[1:3]
     canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
     fig, ax = plt.subplots(figsize=(6, 6))
-    ax.imshow(canvas, cmap="gray", extent=[-limit, limit, -limit, limit])
+    ax.imshow(canvas, cmap="gray", extent=[cx - limit, cx + limit, cy - limit, cy + limit])
     ax.set_xlabel("z[0]"), ax.set_ylabel("z[1]"), ax.set_title("Decoded latent grid")
     fig.tight_layout()
     return fig
@@ -106,9 +110,7 @@ def interpolation_rows(decode, pairs, steps=10, value_range=(0.0, 1.0)):
     return image_rows(rows, [f"pair {i + 1}" for i in range(len(rows))], value_range)
 
 
-def scatter_2d(real, fake=None, title=None, limit=3.0):
-    """Real 2-D points (grey) and generated points (red) on the same axes."""
-    fig, ax = plt.subplots(figsize=(4, 4))
+def _draw_2d(ax, real, fake, title, limit):
     ax.scatter(*np.asarray(real).T, s=3, c="0.6", label="real")
     if fake is not None:
         ax.scatter(*np.asarray(fake).T, s=3, c="tab:red", label="generated")
@@ -116,6 +118,28 @@ def scatter_2d(real, fake=None, title=None, limit=3.0):
     ax.set_xlim(-limit, limit), ax.set_ylim(-limit, limit), ax.set_aspect("equal")
     if title:
         ax.set_title(title)
+
+
+def scatter_2d(real, fake=None, title=None, limit=3.0):
+    """Real 2-D points (grey) and generated points (red) on the same axes."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    _draw_2d(ax, real, fake, title, limit)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_2d_panels(real, panels, limit=3.0, ncols=4):
+    """One scatter_2d panel per entry of `panels` ({title: generated points}), side by side:
+    training snapshots, or several models against the same real data."""
+    if not panels:
+        raise ValueError("panels is empty: pass {title: points}")
+    ncols = min(ncols, len(panels))
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (title, fake) in zip(axes.flat, panels.items()):
+        _draw_2d(ax, real, fake, title, limit)
     fig.tight_layout()
     return fig
 

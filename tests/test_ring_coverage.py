@@ -28,3 +28,15 @@ def test_ring_coverage_rejects_bad_points():
         evaluation.ring_coverage(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="NaN"):
         evaluation.ring_coverage(np.full((5, 2), np.nan))
+
+
+def test_scatter_2d_panels_draws_one_panel_per_entry():
+    from keras_genai import plotting
+
+    real, _ = datasets.ring_of_gaussians(100)
+    fig = plotting.scatter_2d_panels(real, {"step 1": real * 0.1, "step 2": real, "step 3": real * 2}, ncols=2)
+    drawn = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in drawn] == ["step 1", "step 2", "step 3"]
+    assert all(len(ax.collections) == 2 for ax in drawn)  # real and generated points
+    with pytest.raises(ValueError, match="panels is empty"):
+        plotting.scatter_2d_panels(real, {})

@@ -1,6 +1,14 @@
-"""Autoencoder: x -> encoder -> z -> decoder -> x_hat, with an optional denoising mode."""
+"""Autoencoder: x -> encoder -> z -> decoder -> x_hat, with optional training corruption.
+
+Corrupting the *input* during training while keeping the *clean* image as the target
+turns it into a denoising autoencoder (Gaussian noise) or an inpainting one (a blanked
+square). Reconstruction, encoding and decoding never corrupt.
+"""
+
+import numbers
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -12,26 +20,48 @@ from keras_genai.models._base import GenerativeModel, deserialize_nets, images_o
 class Autoencoder(GenerativeModel):
     """Deterministic autoencoder trained to reconstruct images in [0, 1].
 
+    encoder: image -> one latent vector (n, latent_dim); decoder: (n, latent_dim) -> image
+    in [0, 1] (a sigmoid output).
     loss: "bce" (binary cross-entropy summed over pixels) or "mse" (squared error summed
-    over pixels). noise_std > 0 makes it a denoising autoencoder: the encoder sees
-    x + noise (clipped to [0, 1]) and the loss compares with the clean x.
+    over pixels); both are reported per image, and "mse" is also tracked per pixel.
+    noise_std > 0: the encoder sees clip(x + N(0, noise_std^2), 0, 1) in training and in
+    evaluate(), and the loss compares with the clean x (a denoising autoencoder).
+    mask_size > 0: a random mask_size x mask_size square of the input is set to 0 in
+    training and in evaluate() (an inpainting autoencoder). Both can be combined.
     """
 
-    def __init__(self, encoder, decoder, loss="bce", noise_std=0.0, seed=None, **kwargs):
+    def __init__(self, encoder, decoder, loss="bce", noise_std=0.0, mask_size=0, seed=None, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(encoder.output_shape, list):
+            raise ValueError(
+                f"the Autoencoder encoder must output one latent vector, got {len(encoder.output_shape)} outputs "
+                "(for [z_mean, z_log_var] build it with variational=False, or use keras_genai.VAE)"
+            )
         self.encoder, self.decoder = encoder, decoder
         self.loss_name = _checks.check_choice(loss, {"bce", "mse"}, "loss")
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        if isinstance(noise_std, bool) or not isinstance(noise_std, numbers.Real) or not noise_std >= 0:
+            raise ValueError(f"noise_std must be a number >= 0, got {noise_std!r}")
         self.noise_std = float(noise_std)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.data_shape = tuple(encoder.input_shape[1:])
+        if len(encoder.output_shape) != 2:
+            raise ValueError(f"the encoder must output flat latent vectors (n, latent_dim), got {encoder.output_shape}")
         self.latent_dim = int(encoder.output_shape[-1])
+        if tuple(decoder.input_shape[1:]) != (self.latent_dim,):
+            raise ValueError(
+                f"decoder input shape {decoder.input_shape[1:]} does not match the encoder's "
+                f"latent vectors ({self.latent_dim},)"
+            )
         if tuple(decoder.output_shape[1:]) != self.data_shape:
             raise ValueError(
                 f"decoder output shape {decoder.output_shape[1:]} differs from encoder input {self.data_shape}"
             )
+        if mask_size:
+            mask_size = _checks.check_positive_int(mask_size, "mask_size")
+            if len(self.data_shape) != 3 or mask_size > min(self.data_shape[:2]):
+                raise ValueError(f"mask_size={mask_size} needs images (height, width, channels) at least that big, got {self.data_shape}")
+        self.mask_size = int(mask_size)
         self._make_trackers("loss", "mse")
         self.built = True
 
@@ -40,6 +70,23 @@ class Autoencoder(GenerativeModel):
             return x
         noise = keras.random.normal(ops.shape(x), stddev=self.noise_std, seed=self.seed_generator)
         return ops.clip(x + noise, 0.0, 1.0)
+
+    def mask_square(self, x):
+        """Set one random mask_size x mask_size square of each image to 0."""
+        if not self.mask_size:
+            return x
+        height, width = self.data_shape[:2]
+        shape = (ops.shape(x)[0], 1, 1, 1)
+        top = keras.random.randint(shape, 0, height - self.mask_size + 1, seed=self.seed_generator)
+        left = keras.random.randint(shape, 0, width - self.mask_size + 1, seed=self.seed_generator)
+        rows = ops.reshape(ops.arange(height), (1, height, 1, 1))
+        cols = ops.reshape(ops.arange(width), (1, 1, width, 1))
+        inside = (rows >= top) & (rows < top + self.mask_size) & (cols >= left) & (cols < left + self.mask_size)
+        return ops.where(inside, ops.zeros_like(x), x)
+
+    def corrupt(self, x):
+        """The training input: masked, then noisy (x itself when both are off)."""
+        return self.add_noise(self.mask_square(x))
 
     def call(self, x, training=False):
         return self.decoder(self.encoder(x, training=training), training=training)
@@ -56,7 +103,7 @@ class Autoencoder(GenerativeModel):
     def train_step(self, data):
         x = images_of(data)
         with tf.GradientTape() as tape:
-            reconstruction = self(self.add_noise(x), training=True)
+            reconstruction = self(self.corrupt(x), training=True)
             per_example, mse = self._figures(x, reconstruction)
             loss = losses.reduce_for_replicas(per_example)
         grads = tape.gradient(loss, self.trainable_weights)
@@ -65,17 +112,27 @@ class Autoencoder(GenerativeModel):
 
     def test_step(self, data):
         x = images_of(data)
-        per_example, mse = self._figures(x, self(self.add_noise(x), training=False))
+        per_example, mse = self._figures(x, self(self.corrupt(x), training=False))
         return self._update_trackers(loss=ops.mean(per_example), mse=mse)
 
-    def encode(self, x):
-        return ops.convert_to_numpy(self.encoder(self.check_inputs(x), training=False))
+    @staticmethod
+    def _in_batches(net, x, batch_size):
+        # Eager calls on slices: no graph to trace per model, bounded memory for big arrays.
+        batch_size = _checks.check_positive_int(batch_size, "batch_size")
+        parts = [net(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+        return np.concatenate([ops.convert_to_numpy(p) for p in parts])
 
-    def decode(self, z):
-        return ops.convert_to_numpy(self.decoder(self._latent(z=z), training=False))
+    def encode(self, x, batch_size=500):
+        """Latent vectors (n, latent_dim) of images in [0, 1]."""
+        return self._in_batches(self.encoder, self.check_inputs(x), batch_size)
 
-    def reconstruct(self, x):
-        return ops.convert_to_numpy(self(self.check_inputs(x), training=False))
+    def decode(self, z, batch_size=500):
+        """Images decoded from latent vectors (n, latent_dim)."""
+        return self._in_batches(self.decoder, self._latent(z=z), batch_size)
+
+    def reconstruct(self, x, batch_size=500):
+        """decode(encode(x)) without any corruption: pass noisy or masked images to restore them."""
+        return self.decode(self.encode(x, batch_size), batch_size)
 
     def get_config(self):
         return {
@@ -83,6 +140,7 @@ class Autoencoder(GenerativeModel):
             **serialize_nets(encoder=self.encoder, decoder=self.decoder),
             "loss": self.loss_name,
             "noise_std": self.noise_std,
+            "mask_size": self.mask_size,
             "seed": self.seed,
         }
 
