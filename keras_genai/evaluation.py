@@ -432,7 +432,8 @@ def ssim(a, b, data_range=1.0):
 
 # --- Everything at once ------------------------------------------------------------------
 
-def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1.0), k=3, seed=0):
+def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1.0), k=3, seed=0,
+                 train_features=None):
     """The standard numbers for a batch of generated digits, as a dict.
 
     fid, kid, kid_se, precision, recall: samples against the training digits (the
@@ -440,10 +441,18 @@ def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1
     digits of the samples' size, since k-NN radii depend on set size. confident_fraction,
     classes_found: from confidence_report. memorised_fraction: share of samples closer (in
     pixels) to a training digit than 99% of held-out real digits are (memorisation_check);
-    real_test supplies that baseline. All images in `value_range`.
+    real_test supplies that baseline. All images in `value_range`. train_features: optionally
+    classifier.features(real_train, value_range), computed once when many sets are scored
+    against the same training digits.
     """
     sample_features = classifier.features(samples, value_range)
-    train_features = classifier.features(real_train, value_range)
+    if train_features is None:
+        train_features = classifier.features(real_train, value_range)
+    elif np.ndim(train_features) != 2 or len(train_features) != len(real_train):
+        raise ValueError(
+            f"train_features has shape {np.shape(train_features)}; expected the classifier's features of "
+            f"real_train, one row per image ({len(real_train)})"
+        )
     n = min(len(sample_features), len(train_features))
     kid_mean, kid_se = kid(sample_features, train_features, 50, min(1000, max(2, n // 2)), seed)
     subset = np.random.default_rng(seed).choice(len(train_features), n, replace=False)
@@ -497,3 +506,54 @@ def ring_coverage(points, modes=8, radius=2.0, std=0.05, n_std=3.0):
     counts = np.bincount(nearest[near], minlength=modes)
     covered = int(np.sum(counts >= 0.25 * len(points) / modes))
     return RingCoverage(float(near.mean()), covered, counts, modes)
+
+
+# --- Tables of scores ---------------------------------------------------------------------
+
+# key -> (column header, format of its value); KID shows its standard error (kid_se) next to it.
+SCORE_COLUMNS = {
+    "fid": ("FID", "{:.2f}"),
+    "kid": ("KID ± se", "{:.3f}"),
+    "precision": ("precision", "{:.3f}"),
+    "recall": ("recall", "{:.3f}"),
+    "confident_fraction": ("confident", "{:.1%}"),
+    "classes_found": ("digits", "{}/10"),
+    "memorised_fraction": ("copies", "{:.1%}"),
+    "inception_score": ("IS", "{:.2f}"),
+    "neg_elbo": ("-ELBO (nats)", "{:.1f}"),
+    "iwae": ("IWAE (nats)", "{:.1f}"),
+    "bits_per_dim": ("bits/dim", "{:.3f}"),
+}
+
+
+def score_table(results, markdown=False, leading=(), name=""):
+    """A table of scores, one row per entry of `results` ({name: {key: value}}), as a string.
+
+    Columns: the SCORE_COLUMNS keys that at least one row holds (a missing value shows "–"),
+    after the row name (column header `name`) and the `leading` keys (text columns such as
+    training settings, shown as they are). Other keys are ignored. markdown=True gives a
+    Markdown table, otherwise aligned plain text for printing.
+    """
+    if not isinstance(results, dict) or not all(isinstance(r, dict) for r in results.values()):
+        raise TypeError("results must be a dict {name: {score name: value}}, e.g. of image_scores outputs")
+    if not results:
+        raise ValueError("results is empty: nothing to tabulate")
+    keys = [k for k in SCORE_COLUMNS if any(k in r for r in results.values())]
+
+    def cell(row, key):
+        if key not in row or row[key] is None:
+            return "–"
+        text = SCORE_COLUMNS[key][1].format(row[key])
+        return text + (f" ± {row['kid_se']:.3f}" if key == "kid" and "kid_se" in row else "")
+
+    header = [name, *leading, *(SCORE_COLUMNS[k][0] for k in keys)]
+    rows = [[str(row_name), *(str(r.get(k, "–")) for k in leading), *(cell(r, k) for k in keys)]
+            for row_name, r in results.items()]
+    if markdown:
+        lines = [header, ["---"] * len(header), *rows]
+        return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(text.ljust(w) if i == 0 else text.rjust(w) for i, (text, w) in enumerate(zip(line, widths)))
+        for line in [header, *rows]
+    )

@@ -253,6 +253,14 @@ def test_image_scores_confidence_and_memorisation(digits, scores):
     assert copies["memorised_fraction"] == 1.0
 
 
+def test_image_scores_with_precomputed_training_features(digits, scores):
+    args = (digits["classifier"], digits["test"], digits["test"], digits["train"])
+    again = evaluation.image_scores(*args, train_features=digits["classifier"].features(digits["train"]))
+    assert again == pytest.approx(scores["real"])
+    with pytest.raises(ValueError, match="one row per image"):
+        evaluation.image_scores(*args, train_features=digits["train_features"][:10])
+
+
 # --- IWAE bound and bits per dimension ----------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -376,3 +384,27 @@ def test_ssim_is_one_for_identical_images_and_lower_for_distorted_ones(digits):
 def test_ssim_rejects_bad_input(a, b, kwargs, message):
     with pytest.raises(ValueError, match=message):
         evaluation.ssim(a, b, **kwargs)
+
+
+# --- score_table ----------------------------------------------------------------------------
+
+def test_score_table_shows_the_columns_the_rows_have():
+    results = {
+        "real": {"fid": 2.0, "kid": -0.01, "kid_se": 0.02, "classes_found": 10, "seconds": 3.0},
+        "vae": {"fid": 57.25, "kid": 4.5, "kid_se": 0.1, "classes_found": 9, "neg_elbo": 120.44, "settings": "10 epochs"},
+    }
+    lines = evaluation.score_table(results, leading=("settings",)).splitlines()
+    assert lines[0].split() == ["settings", "FID", "KID", "±", "se", "digits", "-ELBO", "(nats)"]
+    assert lines[1].split() == ["real", "–", "2.00", "-0.010", "±", "0.020", "10/10", "–"]  # no neg_elbo: "–"
+    assert lines[2].split() == ["vae", "10", "epochs", "57.25", "4.500", "±", "0.100", "9/10", "120.4"]
+    assert len({len(line) for line in lines}) == 1  # aligned columns
+    markdown = evaluation.score_table(results, markdown=True, name="model").splitlines()
+    assert markdown[0] == "| model | FID | KID ± se | digits | -ELBO (nats) |"
+    assert markdown[2] == "| real | 2.00 | -0.010 ± 0.020 | 10/10 | – |"
+
+
+def test_score_table_rejects_bad_input():
+    with pytest.raises(TypeError, match="dict"):
+        evaluation.score_table([{"fid": 1.0}])
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.score_table({})

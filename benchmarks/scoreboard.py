@@ -1,0 +1,305 @@
+"""The scoreboard: every image model of keras_genai trained at its notebook's full-run settings
+(keras_genai.recipes) and measured with the same yardsticks, on this machine, in one process.
+
+    python benchmarks/scoreboard.py            # full run, writes benchmarks/scoreboard_results.md
+    python benchmarks/scoreboard.py --quick    # smoke test: tiny data, seconds of training
+
+Each row scores samples against the training digits with keras_genai.evaluation.image_scores
+(FID, KID with its standard error, precision, recall, confident fraction and digits found,
+share of near-copies of training digits); the VAE adds its likelihood figures on the test
+digits. Held-out real digits, scored the same way, are the ceiling. The default DCGAN and the
+TensorFlow-tutorial DCGAN (benchmarks/dcgan_benchmark.py) also get a time-to-quality curve:
+FID of one fixed latent batch every few seconds of *training* time (evaluation time is kept
+off the clock), the tutorial model trained for as long as the default one.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import os
+import pathlib
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_genai as kg  # noqa: E402
+from keras_genai import datasets, evaluation, recipes  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+RESULTS = HERE / "scoreboard_results.md"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    n_train: int | None  # training digits used (None: all)
+    epochs: int | None  # None: each recipe's full-run epochs
+    n_samples: int  # samples scored per model (and held-out digits in the ceiling row)
+    n_track: int  # fixed latent batch of the time-to-quality curve
+    eval_every: float  # seconds of training time between two points of the curve
+    iwae_k: int
+    n_likelihood: int | None  # test digits for the likelihood figures (None: all)
+
+
+FULL = Settings(n_train=None, epochs=None, n_samples=1000, n_track=1000, eval_every=30.0, iwae_k=100, n_likelihood=None)
+QUICK = Settings(n_train=256, epochs=1, n_samples=100, n_track=100, eval_every=1.0, iwae_k=5, n_likelihood=50)
+
+
+class TimeToQuality(keras.callbacks.Callback):
+    """Keeps a training clock that excludes its own evaluations; optionally stops at a budget.
+
+    evaluate(model) -> float is called every `every` seconds of training time (and once at
+    the end); `history` holds (training seconds, value) pairs and `seconds` the final clock.
+    Evaluation runs only between batches, so a point lands up to one batch after its time.
+    """
+
+    def __init__(self, evaluate=None, every=30.0, budget=None):
+        super().__init__()
+        if every <= 0 or (budget is not None and budget <= 0):
+            raise ValueError(f"every and budget must be positive seconds, got every={every}, budget={budget}")
+        self.evaluate, self.every, self.budget = evaluate, float(every), budget
+        self.history, self.seconds = [], 0.0
+
+    def _tick(self):
+        now = time.perf_counter()
+        self.seconds += now - self._last
+        self._last = now
+
+    def _record(self):
+        if self.evaluate is not None:
+            self.history.append((self.seconds, float(self.evaluate(self.model))))
+        self._last = time.perf_counter()  # the evaluation is not training time
+
+    def on_train_begin(self, logs=None):
+        self.history, self.seconds, self._next = [], 0.0, self.every
+        self._last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._tick()
+        if self.budget is not None and self.seconds >= self.budget:
+            self.model.stop_training = True
+        elif self.seconds >= self._next:
+            self._record()
+            self._next += self.every
+
+    def on_train_end(self, logs=None):
+        self._tick()
+        self._record()
+
+
+def tutorial_dcgan():
+    """The TensorFlow-tutorial DCGAN, from its builder in benchmarks/dcgan_benchmark.py."""
+    sys.path.insert(0, str(HERE))
+    try:
+        import dcgan_benchmark
+    finally:
+        sys.path.remove(str(HERE))
+    return dcgan_benchmark.tutorial_dcgan()
+
+
+def vae_likelihood(vae, x_test, k, seed=0):
+    """Test negative ELBO and IWAE bound (nats per image) and the IWAE bound in bits/dim."""
+    neg_elbo = float(np.mean(vae.negative_elbo(x_test, seed=seed)))
+    iwae = float(np.mean(evaluation.iwae_bound(vae, x_test, k=k, seed=seed)))
+    return {"neg_elbo": neg_elbo, "iwae": iwae, "bits_per_dim": evaluation.bits_per_dim(iwae, int(np.prod(x_test.shape[1:])))}
+
+
+class Scoreboard:
+    def __init__(self, settings, log=print):
+        self.settings, self.log = settings, log
+        self.data = datasets.load_mnist(verbose=False)
+        self.classifier = evaluation.digit_classifier(self.data, verbose=False)
+        self.x_train = self.data.x_train[: settings.n_train]
+        self.real_train = datasets.scale_images(self.x_train, "ae")
+        self.real_test = datasets.scale_images(self.data.x_test, "ae")
+        self.train_features = self.classifier.features(self.real_train)
+        self.rows, self.curves = {}, {}
+
+    def score(self, name, samples, family, seconds=None, recipe=None, **extra):
+        """Score samples in the pixel range of `family` ("ae"/"vae": [0, 1], "gan": [-1, 1])."""
+        samples = datasets.unscale_images(samples, family)  # the real digits are in [0, 1]
+        scores = evaluation.image_scores(self.classifier, samples, self.real_test, self.real_train,
+                                         train_features=self.train_features)
+        self.rows[name] = {
+            **scores, **extra, "training settings": recipe or "–",
+            "training time": "–" if seconds is None else f"{seconds:.0f} s",
+        }
+        self.log(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+
+    def fid_of(self, z, value_range):
+        """evaluate(model) for TimeToQuality: FID of G(z) against the training digits."""
+        def evaluate(model):
+            features = self.classifier.features(model.generate(z=z), value_range)
+            return evaluation.frechet_distance(features, self.train_features)
+        return evaluate
+
+    def train(self, name, model, dataset, epochs, clock):
+        keras.utils.set_random_seed(0)
+        self.log(f"Training {name} ...")
+        model.fit(dataset, epochs=epochs, callbacks=[clock], verbose=0)
+        self.log(f"  {clock.seconds:.0f} s of training")
+        return clock.seconds
+
+    def run_recipe(self, name, recipe, tracked=False):
+        s = self.settings
+        epochs = s.epochs or recipe.epochs
+        keras.utils.set_random_seed(0)
+        model = recipe.build(seed=0)
+        z = np.random.default_rng(1).standard_normal((s.n_track, recipe.latent_dim)).astype("float32")
+        value_range = datasets.FAMILY_RANGES[recipe.family]
+        clock = TimeToQuality(self.fid_of(z, value_range) if tracked else None, s.eval_every)
+        seconds = self.train(name, model, recipe.dataset(self.x_train), epochs, clock)
+        if tracked:
+            self.curves[name] = clock.history
+        extra = {}
+        if isinstance(model, kg.VAE):
+            extra = vae_likelihood(model, self.real_test[: s.n_likelihood], s.iwae_k)
+        settings = (f"{epochs} epoch{'s' * (epochs != 1)}, batch {recipe.batch_size}, "
+                    f"learning rate {recipe.learning_rate:g}, latent {recipe.latent_dim}")
+        self.score(name, model.generate(s.n_samples, seed=2), recipe.family, seconds, settings, **extra)
+        return seconds
+
+    def run_tutorial(self, name, seconds):
+        s = self.settings
+        model, dataset, recipe_text = tutorial_dcgan()
+        z = np.random.default_rng(1).standard_normal((s.n_track, model.latent_dim)).astype("float32")
+        clock = TimeToQuality(self.fid_of(z, (-1.0, 1.0)), s.eval_every, budget=seconds)
+        self.train(name, model, dataset(self.x_train), 10_000, clock)
+        self.curves[name] = clock.history
+        self.score(name, model.generate(s.n_samples, seed=2), "gan", clock.seconds, recipe_text)
+
+    def run(self):
+        load_start = os.getloadavg()[0]
+        start = time.perf_counter()
+        held_out = self.real_test[: self.settings.n_samples]
+        self.score("real held-out digits (ceiling)", held_out, "ae", recipe=f"{len(held_out)} test digits")
+        self.run_recipe("VAE (notebook 02)", recipes.vae())
+        self.run_recipe("MLP GAN (notebook 03)", recipes.mlp_gan())
+        dcgan_seconds = self.run_recipe("default DCGAN (notebook 04)", recipes.dcgan(), tracked=True)
+        if (HERE / "dcgan_benchmark.py").exists():
+            self.run_tutorial("TensorFlow-tutorial DCGAN, same training time", dcgan_seconds)
+        else:
+            self.log("benchmarks/dcgan_benchmark.py not found: no tutorial DCGAN row")
+        self.total_seconds = time.perf_counter() - start
+        self.load = (load_start, os.getloadavg()[0])
+
+
+# --- The results file ----------------------------------------------------------------------
+
+def results_table(rows):
+    """One Markdown row per model: its training settings and time, then its scores."""
+    return evaluation.score_table(rows, markdown=True, leading=("training settings", "training time"), name="model")
+
+
+def curve_table(curves, every):
+    """FID against training time, one column per model; the last row is the end of training."""
+    names = list(curves)
+    lines = ["| training time | " + " | ".join(f"{n}: FID" for n in names) + " |", "|---|" + "---|" * len(names)]
+    longest = max(len(c) for c in curves.values())
+    for i in range(longest):
+        label = "end" if i == longest - 1 else f"{(i + 1) * every:.0f} s"
+        cells = [f"{c[i][1]:.2f} (at {c[i][0]:.0f} s)" if i < len(c) else "–" for c in curves.values()]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def best_point(curve):
+    """(training seconds, FID) of the lowest FID, the first time it was reached."""
+    return min(curve, key=lambda point: point[1])
+
+
+def curve_figure(curves, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, curve in curves.items():
+        seconds, fids = zip(*curve)
+        ax.plot(seconds, fids, marker="o", label=name)
+    ax.set_yscale("log"), ax.set_xlabel("training time (s), evaluation excluded"), ax.set_ylabel("FID (lower is better)")
+    ax.set_title("Time to quality"), ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_results(board, path, quick):
+    s, rows, curves = board.settings, board.rows, board.curves
+    lines = [
+        "# Scoreboard: the image models of keras_genai, measured the same way",
+        "",
+        f"Written by `python benchmarks/scoreboard.py{' --quick' if quick else ''}` on "
+        f"{datetime.date.today().isoformat()} in {board.total_seconds / 60:.1f} minutes: "
+        f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), TensorFlow "
+        f"{__import__('tensorflow').__version__}, Keras {keras.__version__}. Load average at the start and "
+        f"end: {board.load[0]:.1f} / {board.load[1]:.1f} (above the core count, other jobs shared the machine "
+        "and the times are inflated).",
+        "",
+        f"Data: {board.data.describe()}; {len(board.x_train):,} training digits used. Every model is built and "
+        "trained by `keras_genai.recipes` with the full-run settings of its notebook. Scores: "
+        f"`evaluation.image_scores` of {s.n_samples:,} samples (fixed seed) against the training digits, on "
+        f"the features of the digit classifier (test accuracy {board.classifier.test_accuracy:.3f}).",
+        "",
+        results_table(rows),
+        "",
+        "- **FID, KID**: distance between the classifier-feature distributions of the samples and the training "
+        "digits (lower is better; the held-out row is what real digits score). FID is biased upwards for small "
+        "samples, so compare only rows with the same number of samples. KID's ± is the standard error over "
+        "random subsets of *these* samples; the scatter between fresh samples is larger.",
+        "- **precision / recall**: share of samples inside the manifold of real digits (quality) and of real "
+        "digits inside the manifold of samples (diversity), k = 3 nearest neighbours.",
+        "- **confident / digits found**: share of samples the classifier labels with probability ≥ 0.9, and how "
+        "many of the 10 digits appear among them. **copies**: share of samples closer (in pixels) to a "
+        "training digit than 99% of held-out digits are (memorisation).",
+        f"- **likelihoods** (VAE only, {len(board.real_test[: s.n_likelihood]):,} test digits): negative ELBO and "
+        f"importance-weighted bound with k = {s.iwae_k}, upper bounds on −log p(x) in nats per image, and the "
+        "bound in bits per dimension. The decoder is Bernoulli on grey pixels, so these are cross-entropies, "
+        "comparable only between models with the same likelihood and data.",
+    ]
+    if len(curves) == 2:
+        (name_a, curve_a), (name_b, curve_b) = curves.items()
+        best_seconds, best_fid = best_point(curve_a)
+        figure = path.with_name(path.stem + "_time_to_quality.png")
+        curve_figure(curves, figure)
+        lines += [
+            "",
+            "## Time to quality: the two DCGANs",
+            "",
+            f"FID of one fixed batch of {s.n_track:,} latent vectors every {s.eval_every:g} s of training time "
+            "(the evaluation itself is not counted); the tutorial model is trained for the same training time "
+            "as the default one.",
+            "",
+            curve_table(curves, s.eval_every),
+            "",
+            f"- {name_a}: best FID {best_fid:.2f}, first reached after {best_seconds:.0f} s of training.",
+            f"- {name_b}: FID {curve_b[-1][1]:.2f} after {curve_b[-1][0]:.0f} s (best {best_point(curve_b)[1]:.2f}); "
+            f"at the end of the same training time its FID is {curve_b[-1][1] / curve_a[-1][1]:.1f}× the "
+            "default DCGAN's.",
+            "",
+            f"![FID against training time]({figure.name})",
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke test: tiny data and training, results in build/")
+    parser.add_argument("--output", type=pathlib.Path, help=f"results file (default {RESULTS.name}, or build/ with --quick)")
+    args = parser.parse_args(argv)
+    output = args.output or (HERE.parent / "build" / "scoreboard_quick.md" if args.quick else RESULTS)
+    board = Scoreboard(QUICK if args.quick else FULL)
+    board.run()
+    print(f"Wrote {write_results(board, output, args.quick)} ({board.total_seconds:.0f} s)")
+    return board
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The full-run training settings of the package's image models, in one place.
+
+Notebooks 02-04 and benchmarks/scoreboard.py read them from here, so the numbers a notebook
+trains with and the numbers the scoreboard reports can never drift apart. Each recipe is a
+frozen dataclass: the settings, plus `build()` for the compiled model (networks from the
+package's builders with their default architecture) and `dataset()` for the training pipeline.
+
+    recipe = recipes.dcgan()
+    model = recipe.build()
+    model.fit(recipe.dataset(data.x_train), epochs=recipe.epochs)
+
+A quick run changes only what it must: `dataclasses.replace(recipe, epochs=1)`.
+"""
+
+import dataclasses
+import inspect
+
+import keras
+
+from keras_genai import _checks, datasets, nets
+from keras_genai.models import GAN, VAE
+
+
+def _default(builder, name):
+    """A builder's default for one argument, so the recipe follows the builder."""
+    return inspect.signature(builder).parameters[name].default
+
+
+class _Recipe:
+    """What every recipe shares: checks of the common settings and the data pipeline."""
+
+    family = None  # the pixel range of the training data, a key of datasets.FAMILY_RANGES
+
+    def __post_init__(self):
+        for name in ("latent_dim", "epochs", "batch_size"):
+            _checks.check_positive_int(getattr(self, name), name)
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+    def dataset(self, images, seed=0):
+        """uint8 digits (n, 28, 28) -> the shuffled, batched training pipeline."""
+        return datasets.image_dataset(datasets.scale_images(images, self.family), self.batch_size, seed=seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class VAERecipe(_Recipe):
+    """A convolutional VAE with a Bernoulli decoder (notebook 02)."""
+
+    latent_dim: int = 16
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    beta: float = 1.0
+    family = "vae"  # pixel range of the training data: [0, 1]
+
+    def build(self, seed=0):
+        encoder = nets.conv_encoder(datasets.IMAGE_SHAPE, self.latent_dim)
+        decoder = nets.conv_decoder(self.latent_dim, datasets.IMAGE_SHAPE, output_activation=None)
+        model = VAE(encoder, decoder, beta=self.beta, seed=seed)
+        model.compile(keras.optimizers.Adam(self.learning_rate))
+        return model
+
+
+@dataclasses.dataclass(frozen=True)
+class GANRecipe(_Recipe):
+    """A GAN with the non-saturating loss and two Adam optimizers (notebooks 03 and 04).
+
+    architecture: "mlp" (nets.mlp_generator / mlp_discriminator) or "dcgan" (nets.dcgan_*).
+    """
+
+    architecture: str = "dcgan"
+    latent_dim: int = _default(nets.dcgan_generator, "latent_dim")
+    epochs: int = 25
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    loss: str = "non_saturating"
+    family = "gan"  # pixel range of the training data: [-1, 1] (tanh generator)
+
+    def __post_init__(self):
+        _checks.check_choice(self.architecture, {"mlp", "dcgan"}, "architecture")
+        super().__post_init__()
+
+    def build(self, seed=0):
+        if self.architecture == "dcgan":
+            generator = nets.dcgan_generator(self.latent_dim, datasets.IMAGE_SHAPE)
+            discriminator = nets.dcgan_discriminator(datasets.IMAGE_SHAPE)
+        else:
+            generator = nets.mlp_generator(self.latent_dim, datasets.IMAGE_SHAPE)
+            discriminator = nets.mlp_discriminator(datasets.IMAGE_SHAPE)
+        model = GAN(generator, discriminator, seed=seed)
+        model.compile(self._adam(), self._adam(), loss=self.loss)
+        return model
+
+    def _adam(self):
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+
+
+def vae():
+    """The default VAE of notebook 02."""
+    return VAERecipe()
+
+
+def mlp_gan():
+    """The MLP GAN of notebook 03 (the source documents' model, done right)."""
+    return GANRecipe(architecture="mlp", latent_dim=64, epochs=60, batch_size=64, learning_rate=5e-4)
+
+
+def dcgan():
+    """The default DCGAN of notebook 04."""
+    return GANRecipe(architecture="dcgan")

@@ -1,0 +1,139 @@
+"""keras_genai.recipes and the pieces of benchmarks/scoreboard.py, on tiny inputs."""
+
+import dataclasses
+import importlib.util
+import pathlib
+import time
+import types
+
+import keras
+import numpy as np
+import pytest
+
+from keras_genai import datasets, nets, recipes
+from keras_genai.models import GAN, VAE
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def scoreboard():
+    spec = importlib.util.spec_from_file_location("scoreboard", ROOT / "benchmarks" / "scoreboard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- recipes ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make, model_class", [(recipes.vae, VAE), (recipes.mlp_gan, GAN), (recipes.dcgan, GAN)])
+def test_recipes_build_compiled_models_with_their_settings(make, model_class):
+    recipe = make()
+    model = recipe.build(seed=0)
+    assert isinstance(model, model_class) and model.latent_dim == recipe.latent_dim
+    optimizers = [model.optimizer] if model_class is VAE else [model.d_optimizer, model.g_optimizer]
+    for optimizer in optimizers:
+        assert float(optimizer.learning_rate) == pytest.approx(recipe.learning_rate)
+    if model_class is GAN:
+        assert optimizers[0] is not optimizers[1]
+        assert all(float(o.beta_1) == recipe.beta_1 for o in optimizers)
+    images = model.generate(3, seed=0)
+    low, high = datasets.FAMILY_RANGES[recipe.family]
+    assert images.shape == (3, 28, 28, 1) and low <= images.min() and images.max() <= high
+
+
+def test_recipes_follow_the_builders_defaults():
+    assert recipes.dcgan().latent_dim == nets.dcgan_generator.__defaults__[0]
+    assert recipes.dcgan().build().generator.count_params() == nets.dcgan_generator().count_params()
+    assert recipes.mlp_gan().architecture == "mlp" and recipes.dcgan().architecture == "dcgan"
+
+
+def test_recipe_dataset_scales_and_batches_for_its_family():
+    digits = np.full((10, 28, 28), 255, dtype="uint8")
+    for recipe, high in [(dataclasses.replace(recipes.vae(), batch_size=4), 1.0),
+                         (dataclasses.replace(recipes.dcgan(), batch_size=4), 1.0)]:
+        batches = [b.numpy() for b in recipe.dataset(digits)]
+        assert [len(b) for b in batches] == [4, 4]  # the remainder is dropped: one traced step
+        assert np.all(batches[0] == high)
+    zeros = np.zeros((4, 28, 28), dtype="uint8")
+    assert next(iter(dataclasses.replace(recipes.dcgan(), batch_size=4).dataset(zeros))).numpy().min() == -1.0
+
+
+def test_recipes_are_frozen_and_check_their_settings():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipes.vae().epochs = 3
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        dataclasses.replace(recipes.vae(), epochs=0)
+    with pytest.raises(ValueError, match="learning_rate must be positive"):
+        dataclasses.replace(recipes.dcgan(), learning_rate=-1.0)
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        recipes.GANRecipe(architecture="transformer")
+
+
+# --- the training clock ---------------------------------------------------------------------
+
+def tiny_regression():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    return model, np.zeros((64, 2), "float32"), np.zeros((64, 1), "float32")
+
+
+def test_time_to_quality_keeps_evaluation_off_the_clock(scoreboard):
+    pause = 0.2
+
+    def slow_evaluation(model):
+        time.sleep(pause)
+        return 1.0
+
+    model, x, y = tiny_regression()
+    clock = scoreboard.TimeToQuality(slow_evaluation, every=0.01)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[clock])
+    wall = time.perf_counter() - start
+    assert len(clock.history) >= 3  # every ~0.01 s of training, and once at the end
+    assert clock.seconds <= wall - pause * len(clock.history) + 0.05
+    times = [t for t, _ in clock.history]
+    assert times == sorted(times) and times[-1] == pytest.approx(clock.seconds)
+
+
+def test_time_to_quality_stops_at_its_budget(scoreboard):
+    model, x, y = tiny_regression()
+    clock = scoreboard.TimeToQuality(lambda m: 0.0, every=10.0, budget=0.3)
+    history = model.fit(x, y, batch_size=8, epochs=100_000, verbose=0, callbacks=[clock])
+    assert 0.3 <= clock.seconds < 5.0 and len(history.history["loss"]) < 100_000
+    assert [v for _, v in clock.history] == [0.0]  # only the final evaluation
+    with pytest.raises(ValueError, match="positive seconds"):
+        scoreboard.TimeToQuality(every=0)
+
+
+# --- the tables and a tiny run -----------------------------------------------------------
+
+def test_curve_table_aligns_points_and_marks_the_end(scoreboard):
+    curves = {"a": [(30.5, 40.0), (61.0, 20.0), (75.0, 25.0)], "b": [(31.0, 90.0), (75.0, 80.0)]}
+    lines = scoreboard.curve_table(curves, every=30).splitlines()
+    assert lines[0] == "| training time | a: FID | b: FID |"
+    assert lines[2] == "| 30 s | 40.00 (at 30 s) | 90.00 (at 31 s) |"
+    assert lines[3] == "| 60 s | 20.00 (at 61 s) | 80.00 (at 75 s) |"
+    assert lines[4] == "| end | 25.00 (at 75 s) | – |"
+    assert scoreboard.best_point(curves["a"]) == (61.0, 20.0)
+
+
+def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
+    settings = scoreboard.Settings(n_train=64, epochs=1, n_samples=40, n_track=20, eval_every=0.5,
+                                   iwae_k=2, n_likelihood=20)
+    board = scoreboard.Scoreboard(settings, log=lambda *a: None)
+    board.score("real", board.real_test[:40], "ae", recipe="40 test digits")
+    board.score("real as [-1, 1]", 2 * board.real_test[:40] - 1, "gan")  # GAN samples: rescaled before scoring
+    assert board.rows.pop("real as [-1, 1]")["fid"] == pytest.approx(board.rows["real"]["fid"], rel=1e-4)
+    board.run_recipe("vae", dataclasses.replace(recipes.vae(), batch_size=32))
+    board.run_recipe("dcgan", dataclasses.replace(recipes.dcgan(), batch_size=32), tracked=True)
+    board.curves["copy"] = board.curves["dcgan"]  # a second curve, as for the tutorial DCGAN
+    board.total_seconds, board.load = 1.0, (0.5, 0.5)
+    vae = board.rows["vae"]
+    assert np.isfinite(vae["neg_elbo"]) and vae["bits_per_dim"] == pytest.approx(vae["iwae"] / (784 * np.log(2)))
+    assert "neg_elbo" not in board.rows["dcgan"] and len(board.curves["dcgan"]) >= 1
+    assert board.rows["real"]["training time"] == "–" and board.rows["vae"]["training time"].endswith(" s")
+    text = scoreboard.write_results(board, tmp_path / "results.md", quick=True).read_text()
+    assert "| real | 40 test digits | – |" in text
+    assert "| vae | 1 epoch, batch 32" in text and "| dcgan | 1 epoch, batch 32" in text
+    assert "## Time to quality" in text and (tmp_path / "results_time_to_quality.png").exists()
