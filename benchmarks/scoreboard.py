@@ -147,6 +147,9 @@ class Scoreboard:
     def run_recipe(self, name, recipe, tracked=False):
         s = self.settings
         epochs = s.epochs or recipe.epochs
+        recipe = dataclasses.replace(recipe, epochs=epochs)
+        if "train_size" in {field.name for field in dataclasses.fields(recipe)}:  # a schedule laid out over the data
+            recipe = dataclasses.replace(recipe, train_size=len(self.x_train))
         keras.utils.set_random_seed(0)
         model = recipe.build(seed=0)
         z = np.random.default_rng(1).standard_normal((s.n_track, recipe.latent_dim)).astype("float32")
@@ -196,14 +199,18 @@ def results_table(rows):
 
 
 def curve_table(curves, every):
-    """FID against training time, one column per model; the last row is the end of training."""
+    """FID against training time, one column per model. A curve is TimeToQuality.history: one
+    point per `every` seconds of training, then the final point (the row "end")."""
     names = list(curves)
     lines = ["| training time | " + " | ".join(f"{n}: FID" for n in names) + " |", "|---|" + "---|" * len(names)]
-    longest = max(len(c) for c in curves.values())
-    for i in range(longest):
-        label = "end" if i == longest - 1 else f"{(i + 1) * every:.0f} s"
-        cells = [f"{c[i][1]:.2f} (at {c[i][0]:.0f} s)" if i < len(c) else "–" for c in curves.values()]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    def cell(point):
+        return "–" if point is None else f"{point[1]:.2f} (at {point[0]:.0f} s)"
+
+    for i in range(max(len(c) - 1 for c in curves.values())):
+        points = [c[i] if i < len(c) - 1 else None for c in curves.values()]
+        lines.append(f"| {(i + 1) * every:g} s | " + " | ".join(map(cell, points)) + " |")
+    lines.append("| end | " + " | ".join(cell(c[-1]) for c in curves.values()) + " |")
     return "\n".join(lines)
 
 

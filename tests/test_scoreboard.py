@@ -109,12 +109,13 @@ def test_time_to_quality_stops_at_its_budget(scoreboard):
 # --- the tables and a tiny run -----------------------------------------------------------
 
 def test_curve_table_aligns_points_and_marks_the_end(scoreboard):
-    curves = {"a": [(30.5, 40.0), (61.0, 20.0), (75.0, 25.0)], "b": [(31.0, 90.0), (75.0, 80.0)]}
+    # Two evaluations every 30 s, then the end of training; the second model stopped earlier.
+    curves = {"a": [(30.5, 40.0), (61.0, 20.0), (75.0, 25.0)], "b": [(31.0, 90.0), (40.0, 80.0)]}
     lines = scoreboard.curve_table(curves, every=30).splitlines()
     assert lines[0] == "| training time | a: FID | b: FID |"
     assert lines[2] == "| 30 s | 40.00 (at 30 s) | 90.00 (at 31 s) |"
-    assert lines[3] == "| 60 s | 20.00 (at 61 s) | 80.00 (at 75 s) |"
-    assert lines[4] == "| end | 25.00 (at 75 s) | – |"
+    assert lines[3] == "| 60 s | 20.00 (at 61 s) | – |"
+    assert lines[4] == "| end | 25.00 (at 75 s) | 80.00 (at 40 s) |"
     assert scoreboard.best_point(curves["a"]) == (61.0, 20.0)
 
 
