@@ -94,6 +94,8 @@ def test_time_to_quality_keeps_evaluation_off_the_clock(scoreboard):
     assert clock.seconds <= wall - pause * len(clock.history) + 0.05
     times = [t for t, _ in clock.history]
     assert times == sorted(times) and times[-1] == pytest.approx(clock.seconds)
+    thresholds = [t // 0.01 for t in times[:-1]]
+    assert len(set(thresholds)) == len(thresholds)  # at most one point per multiple of `every`
 
 
 def test_time_to_quality_stops_at_its_budget(scoreboard):
