@@ -44,20 +44,33 @@ class _Recipe:
 
 @dataclasses.dataclass(frozen=True)
 class VAERecipe(_Recipe):
-    """A convolutional VAE with a Bernoulli decoder (notebook 02)."""
+    """The default VAE (notebook 02): nets.vae_encoder / vae_decoder, a Bernoulli decoder, and
+    Adam whose learning rate falls along a cosine from `learning_rate` to 5% of it.
 
-    latent_dim: int = 16
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    The schedule spans `epochs` epochs of `train_size` images (the 4,000-digit embedded
+    split); set train_size to the number of training images when training on other data.
+    """
+
+    latent_dim: int = _default(nets.vae_encoder, "latent_dim")
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 2e-3
     beta: float = 1.0
+    likelihood: str = "bernoulli"
+    train_size: int = 4000
     family = "vae"  # pixel range of the training data: [0, 1]
 
+    def __post_init__(self):
+        _checks.check_positive_int(self.train_size, "train_size")
+        super().__post_init__()
+
     def build(self, seed=0):
-        encoder = nets.conv_encoder(datasets.IMAGE_SHAPE, self.latent_dim)
-        decoder = nets.conv_decoder(self.latent_dim, datasets.IMAGE_SHAPE, output_activation=None)
-        model = VAE(encoder, decoder, beta=self.beta, seed=seed)
-        model.compile(keras.optimizers.Adam(self.learning_rate))
+        encoder = nets.vae_encoder(datasets.IMAGE_SHAPE, self.latent_dim)
+        decoder = nets.vae_decoder(self.latent_dim, datasets.IMAGE_SHAPE)
+        model = VAE(encoder, decoder, beta=self.beta, likelihood=self.likelihood, seed=seed)
+        steps = self.epochs * max(1, self.train_size // self.batch_size)
+        schedule = keras.optimizers.schedules.CosineDecay(self.learning_rate, steps, alpha=0.05)
+        model.compile(keras.optimizers.Adam(schedule))
         return model
 
 

@@ -4,6 +4,8 @@ Training minimises  beta * KL(q(z|x) || p(z)) - E_q[log p(x|z)]; with beta = 1 t
 negative ELBO, an upper bound on -log p(x), reported in nats per image.
 """
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -34,14 +36,18 @@ class VAE(GenerativeModel):
                 f"its last layer applies {activation.__name__}"
             )
         self.encoder, self.decoder = encoder, decoder
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
+        if not isinstance(beta, numbers.Real) or not beta >= 0:  # also rejects NaN
+            raise ValueError(f"beta must be a number >= 0, got {beta!r}")
         self.beta = float(beta)
         self.likelihood = _checks.check_choice(likelihood, LIKELIHOODS, "likelihood")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.data_shape = tuple(encoder.input_shape[1:])
         self.latent_dim = int(encoder.output[0].shape[-1])
+        if int(encoder.output[1].shape[-1]) != self.latent_dim:
+            raise ValueError(
+                f"z_mean has {self.latent_dim} dimensions but z_log_var has {encoder.output[1].shape[-1]}"
+            )
         if tuple(decoder.output_shape[1:]) != self.data_shape:
             raise ValueError(
                 f"decoder output shape {decoder.output_shape[1:]} differs from encoder input {self.data_shape}"
@@ -113,8 +119,13 @@ class VAE(GenerativeModel):
         return ops.convert_to_numpy(self(self.check_inputs(x), training=False))
 
     def negative_elbo(self, x, batch_size=500, seed=0):
-        """Per-example negative ELBO (nats), one posterior sample per example."""
+        """Per-example negative ELBO (nats), one posterior sample per example.
+
+        The KL term is exact (closed form); the reconstruction term is estimated with one
+        z ~ q(z|x) drawn from `seed`, so the same seed gives the same numbers.
+        """
         x = self.check_inputs(x)
+        batch_size = _checks.check_positive_int(batch_size, "batch_size")
         generator = keras.random.SeedGenerator(seed)
         values = []
         for start in range(0, len(x), batch_size):
