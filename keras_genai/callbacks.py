@@ -1,6 +1,7 @@
 """Callbacks that show what a generative model produces while it trains."""
 
 import os
+import time
 
 import keras
 import matplotlib.pyplot as plt
@@ -57,3 +58,27 @@ class ImageGridMonitor(keras.callbacks.Callback):
             value_range=self.value_range,
             scale=0.8,
         )
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training at the end of the first batch at which `seconds` of wall-clock time
+    (counted from the start of fit) are used, e.g. to compare models at equal training time.
+
+    `stopped_after` holds the batches run when the limit stopped training (None otherwise).
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.stopped_after = None
+
+    def on_train_begin(self, logs=None):
+        self._start, self._batches, self.stopped_after = time.perf_counter(), 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if time.perf_counter() - self._start >= self.seconds:
+            self.model.stop_training = True
+            self.stopped_after = self._batches

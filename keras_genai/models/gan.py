@@ -23,8 +23,12 @@ def default_gan_optimizer():
 class GAN(GenerativeModel):
     """Generator and discriminator with separate optimizers.
 
-    d_steps: discriminator updates per generator update (each on a fresh z, same real batch).
+    d_steps: discriminator updates per generator update, all on the same real batch; the
+        last one uses the fakes that the generator update then reuses, earlier ones fresh z.
     value_range: the range of real examples; (-1, 1) matches a tanh generator.
+
+    compile() keeps Keras' jit_compile="auto", which means plain graph mode on a CPU: XLA made
+    the DCGAN's train step slower there (benchmarks/dcgan_benchmark.py measures both).
     """
 
     def __init__(self, generator, discriminator, d_steps=1, value_range=(-1.0, 1.0), seed=None, **kwargs):
@@ -40,6 +44,8 @@ class GAN(GenerativeModel):
         if tuple(discriminator.output_shape[1:]) != (1,):
             raise ValueError(f"the discriminator must output one logit per example, got {discriminator.output_shape}")
         self.d_steps = _checks.check_positive_int(d_steps, "d_steps")
+        if len(value_range) != 2 or not float(value_range[0]) < float(value_range[1]):
+            raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}")
         self.value_range = tuple(float(v) for v in value_range)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -53,6 +59,9 @@ class GAN(GenerativeModel):
         super().compile(**kwargs)
         if d_optimizer is not None and d_optimizer is g_optimizer:
             raise ValueError("use two optimizer instances: each keeps its own state for its own network")
+        for name, optimizer in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
+            if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
+                raise TypeError(f"{name} must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}")
         self.d_optimizer = d_optimizer or default_gan_optimizer()
         self.g_optimizer = g_optimizer or default_gan_optimizer()
         self.loss_name = _checks.check_choice(loss, set(losses.GENERATOR_LOSSES), "loss")
@@ -86,22 +95,29 @@ class GAN(GenerativeModel):
         correct = ops.concatenate([ops.cast(real_logits > 0, "float32"), ops.cast(fake_logits < 0, "float32")])
         return per_example, ops.mean(correct)
 
+    def _discriminator_step(self, real, fake):
+        with tf.GradientTape() as tape:
+            d_per_example, d_acc = self._discriminator_figures(real, fake, training=True)
+            d_loss = losses.reduce_for_replicas(d_per_example)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        return d_per_example, d_acc
+
     def train_step(self, data):
         real = images_of(data)
         batch_size = ops.shape(real)[0]
-        for _ in range(self.d_steps):
+        # One generator forward pass serves both updates (as in PyTorch's DCGAN example):
+        # D is updated on these fakes first, then G is scored by the *updated* D, so the
+        # updates still alternate but G runs forward once per step instead of twice.
+        with tf.GradientTape() as g_tape:
             fake = self.generator(self._noise(batch_size), training=True)
-            with tf.GradientTape() as tape:
-                d_per_example, d_acc = self._discriminator_figures(real, fake, training=True)
-                d_loss = losses.reduce_for_replicas(d_per_example)
-            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
-
-        with tf.GradientTape() as tape:
-            fake = self.generator(self._noise(batch_size), training=True)
+            with g_tape.stop_recording():
+                for _ in range(self.d_steps - 1):  # extra D updates, each on fresh fakes
+                    self._discriminator_step(real, self.generator(self._noise(batch_size), training=True))
+                d_per_example, d_acc = self._discriminator_step(real, fake)
             g_per_example = self.generator_loss(self.discriminator(fake, training=True))
             g_loss = losses.reduce_for_replicas(g_per_example)
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
         return self._update_trackers(d_loss=ops.mean(d_per_example), g_loss=ops.mean(g_per_example), d_acc=d_acc)
 
