@@ -120,5 +120,6 @@ def mlp_gan():
 
 
 def dcgan():
-    """The default DCGAN of notebook 04."""
-    return GANRecipe(architecture="dcgan")
+    """The default DCGAN of notebook 04: 60 epochs of the 4,000 embedded digits, about 3,700
+    steps or 4 minutes on a shared 2-core CPU (25 epochs left its digits visibly unfinished)."""
+    return GANRecipe(architecture="dcgan", epochs=60)

@@ -27,8 +27,8 @@ class GAN(GenerativeModel):
         last one uses the fakes that the generator update then reuses, earlier ones fresh z.
     value_range: the range of real examples; (-1, 1) matches a tanh generator.
 
-    compile() keeps Keras' jit_compile="auto", which means plain graph mode on a CPU: XLA made
-    the DCGAN's train step slower there (benchmarks/dcgan_benchmark.py measures both).
+    compile() keeps Keras' jit_compile="auto", which means plain graph mode on a CPU: XLA did not
+    make the DCGAN's train step faster there (benchmarks/dcgan_benchmark.py measures both).
     """
 
     def __init__(self, generator, discriminator, d_steps=1, value_range=(-1.0, 1.0), seed=None, **kwargs):
