@@ -4,6 +4,7 @@ Training minimises  beta * KL(q(z|x) || p(z)) - E_q[log p(x|z)]; with beta = 1 t
 negative ELBO, an upper bound on -log p(x), reported in nats per image.
 """
 
+import math
 import numbers
 
 import keras
@@ -15,6 +16,10 @@ from keras_genai import _checks, losses
 from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
 
 LIKELIHOODS = {"bernoulli", "gaussian"}
+# Starting pixel standard deviation of the Gaussian decoder. Starting at 1 (wider than the whole
+# [0, 1] pixel range) makes the reconstruction term so weak that the KL term keeps the code almost
+# switched off (posterior collapse) for a long time while the learned sigma slowly shrinks.
+GAUSSIAN_INITIAL_STD = 0.1
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -22,7 +27,8 @@ class VAE(GenerativeModel):
     """encoder: x -> [z_mean, z_log_var]; decoder: z -> logits (no output activation).
 
     likelihood="bernoulli": pixels ~ Bernoulli(sigmoid(logits)).
-    likelihood="gaussian": pixels ~ N(sigmoid(logits), sigma^2) with one learned log sigma^2.
+    likelihood="gaussian": pixels ~ N(sigmoid(logits), sigma^2) with one learned log sigma^2
+    (`decoder_log_var`, starting at sigma = GAUSSIAN_INITIAL_STD).
     """
 
     def __init__(self, encoder, decoder, beta=1.0, likelihood="bernoulli", seed=None, **kwargs):
@@ -53,7 +59,10 @@ class VAE(GenerativeModel):
                 f"decoder output shape {decoder.output_shape[1:]} differs from encoder input {self.data_shape}"
             )
         if self.likelihood == "gaussian":
-            self.decoder_log_var = self.add_weight(shape=(), initializer="zeros", name="decoder_log_var")
+            self.decoder_log_var = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(2.0 * math.log(GAUSSIAN_INITIAL_STD)),
+                name="decoder_log_var",
+            )
         self._make_trackers("loss", "reconstruction", "kl", "neg_elbo")
         self.built = True
 
