@@ -63,11 +63,12 @@ def _to_unit_range(images, value_range):
 def digit_classifier(data=None, epochs=8, seed=0, cache=True, verbose=True):
     """Train (or load from the cache) the digit classifier on `data` (default: load_mnist()).
 
-    The cache key is the data source, so full MNIST and the embedded subset never mix.
+    The cache key is the data source, its size, epochs and seed, so full MNIST and the
+    embedded subset (or two training settings) never mix.
     """
     data = data or datasets.load_mnist(verbose=False)
     key = re.sub(r"[^a-z0-9]+", "_", data.source.lower()).strip("_")
-    path = os.path.join(config.cache_dir(), f"digit_classifier_{key}_{len(data.x_train)}.keras")
+    path = os.path.join(config.cache_dir(), f"digit_classifier_{key}_{len(data.x_train)}_e{epochs}_s{seed}.keras")
     x_test = datasets.scale_images(data.x_test, "ae")
     if cache and os.path.exists(path):
         model = keras.saving.load_model(path)
@@ -76,8 +77,10 @@ def digit_classifier(data=None, epochs=8, seed=0, cache=True, verbose=True):
         model = _digit_classifier_net()
         model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(datasets.scale_images(data.x_train, "ae"), data.y_train, batch_size=64, epochs=epochs, verbose=0)
-        if cache:
-            model.save(path)
+        if cache:  # write then rename, so a process reading the cache never sees half a file
+            partial = f"{path}.{os.getpid()}.keras"
+            model.save(partial)
+            os.replace(partial, path)
     accuracy = float(np.mean(model.predict(x_test, batch_size=500, verbose=0).argmax(1) == data.y_test))
     if verbose:
         print(f"Digit classifier: test accuracy {accuracy:.3f} on {len(x_test):,} held-out digits ({data.source})")
@@ -445,6 +448,8 @@ def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1
     classifier.features(real_train, value_range), computed once when many sets are scored
     against the same training digits.
     """
+    for name, real in (("real_test", real_test), ("real_train", real_train)):
+        _check_real_digits_range(real, value_range, name)
     sample_features = classifier.features(samples, value_range)
     if train_features is None:
         train_features = classifier.features(real_train, value_range)
@@ -469,6 +474,40 @@ def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1
         "classes_found": report.classes_found,
         "memorised_fraction": memorised["fraction_closer_than_test_1pct"],
     }
+
+
+def _check_real_digits_range(images, value_range, name):
+    """Real digits have a background at the bottom of their pixel range: digits in [0, 1]
+    passed with value_range (-1, 1) lie inside the range but would be scored wrongly."""
+    x = _checks.check_images(images, datasets.IMAGE_SHAPE, value_range, name)
+    low, high = value_range
+    if x.min() > low + 0.05 * (high - low):
+        raise ValueError(
+            f"{name} spans [{x.min():.3g}, {x.max():.3g}], but value_range is {tuple(value_range)}: real digits "
+            "have their background at the bottom of the range. Pass the samples and the real digits in the "
+            "same pixel range and give that range as value_range."
+        )
+
+
+CEILING = "real held-out digits (ceiling)"
+
+
+def scorecard(classifier, samples, real_test, real_train, value_range=(0.0, 1.0), seed=0):
+    """image_scores for each set of samples in `samples` ({name: images}), after a first row
+    (CEILING) for as many held-out real digits as the largest set: what real digits score, the
+    best a model can hope for with this many samples. Print it with score_table.
+    """
+    if not isinstance(samples, dict) or not samples:
+        raise ValueError("samples must be a non-empty dict {name: images}")
+    n = max(len(images) for images in samples.values())
+    if n > len(real_test):
+        raise ValueError(f"the largest sample set has {n} images, more than the {len(real_test)} held-out "
+                         "digits of the ceiling row; score fewer samples (FID depends on the sample size)")
+    train_features = classifier.features(real_train, value_range)
+    candidates = {CEILING: real_test[:n], **samples}
+    return {name: image_scores(classifier, images, real_test, real_train, value_range, seed=seed,
+                               train_features=train_features)
+            for name, images in candidates.items()}
 
 
 # --- The 2-D ring of Gaussians ------------------------------------------------------------

@@ -261,6 +261,50 @@ def test_image_scores_with_precomputed_training_features(digits, scores):
         evaluation.image_scores(*args, train_features=digits["train_features"][:10])
 
 
+def test_image_scores_rejects_real_digits_in_another_range(digits):
+    """Digits in [0, 1] lie inside (-1, 1) too; scoring them as [-1, 1] images would be wrong."""
+    samples = digits["test"][:100] * 2 - 1
+    with pytest.raises(ValueError, match="real_test spans .* value_range is \\(-1.0, 1.0\\)"):
+        evaluation.image_scores(digits["classifier"], samples, digits["test"], digits["train"], value_range=(-1.0, 1.0))
+
+
+def test_scorecard_puts_the_ceiling_first_and_matches_image_scores(digits, scores):
+    test, train, classifier = digits["test"], digits["train"], digits["classifier"]
+    noise = np.random.default_rng(0).uniform(0, 1, (500, *test.shape[1:])).astype("float32")
+    card = evaluation.scorecard(classifier, {"noise": noise}, test, train)
+    assert list(card) == [evaluation.CEILING, "noise"]
+    # The ceiling row holds as many held-out digits as the largest sample set.
+    assert card[evaluation.CEILING] == pytest.approx(evaluation.image_scores(classifier, test[:500], test, train))
+    assert card["noise"]["fid"] > 10 * card[evaluation.CEILING]["fid"]
+    # The same card in [-1, 1] pixels gives the same numbers.
+    shifted = evaluation.scorecard(classifier, {"noise": noise * 2 - 1}, test * 2 - 1, train * 2 - 1, (-1.0, 1.0))
+    assert shifted[evaluation.CEILING]["fid"] == pytest.approx(card[evaluation.CEILING]["fid"], rel=1e-4)
+    with pytest.raises(ValueError, match="more than the 1000 held-out"):
+        evaluation.scorecard(classifier, {"many": train[:1500]}, test, train)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        evaluation.scorecard(classifier, {}, test, train)
+
+
+def test_digit_classifier_cache_is_keyed_by_training_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_GENAI_CACHE", str(tmp_path))
+    data = datasets.load_mnist(verbose=False)
+    small = datasets.ImageData(data.x_train[:200], data.y_train[:200], data.x_test[:100], data.y_test[:100], data.source)
+    one = evaluation.digit_classifier(small, epochs=1, verbose=False)
+    two = evaluation.digit_classifier(small, epochs=2, verbose=False)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and all(n.endswith(".keras") for n in names), names  # no partial files left
+    assert one.model is not two.model
+
+    def no_training():
+        raise AssertionError("the cached classifier was retrained")
+
+    monkeypatch.setattr(evaluation, "_digit_classifier_net", no_training)
+    again = evaluation.digit_classifier(small, epochs=1, verbose=False)  # loaded from the cache
+    x = datasets.scale_images(small.x_test, "ae")
+    np.testing.assert_allclose(again.probabilities(x), one.probabilities(x), atol=1e-6)
+    assert again.test_accuracy == one.test_accuracy
+
+
 # --- IWAE bound and bits per dimension ----------------------------------------------------
 
 @pytest.fixture(scope="module")

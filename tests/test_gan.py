@@ -178,3 +178,17 @@ def test_time_limit_stops_training_at_the_end_of_a_batch():
     assert int(gan.g_optimizer.iterations) == limit.stopped_after
     with pytest.raises(ValueError, match="seconds must be a positive number"):
         callbacks.TimeLimit(0)
+
+
+def test_fit_on_a_tf_data_pipeline_trains_without_a_shuffle_warning():
+    import tensorflow as tf
+    import warnings
+
+    gan = make_gan()
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    dataset = tf.data.Dataset.from_tensor_slices(real_images()).shuffle(32, seed=0).batch(16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gan.fit(dataset, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]  # Keras warns when shuffle=True meets a Dataset
+    assert int(gan.g_optimizer.iterations) == 2

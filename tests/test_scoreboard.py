@@ -122,21 +122,27 @@ def test_curve_table_aligns_points_and_marks_the_end(scoreboard):
 
 
 def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
-    settings = scoreboard.Settings(n_train=64, epochs=1, n_samples=40, n_track=20, eval_every=0.5,
+    settings = scoreboard.Settings(n_train=64, epochs=1, n_samples=40, n_track=20, eval_every=0.5, budget=1.0,
                                    iwae_k=2, n_likelihood=20)
     board = scoreboard.Scoreboard(settings, log=lambda *a: None)
     board.score("real", board.real_test[:40], "ae", recipe="40 test digits")
     board.score("real as [-1, 1]", 2 * board.real_test[:40] - 1, "gan")  # GAN samples: rescaled before scoring
     assert board.rows.pop("real as [-1, 1]")["fid"] == pytest.approx(board.rows["real"]["fid"], rel=1e-4)
     board.run_recipe("vae", dataclasses.replace(recipes.vae(), batch_size=32))
-    board.run_recipe("dcgan", dataclasses.replace(recipes.dcgan(), batch_size=32), tracked=True)
-    board.curves["copy"] = board.curves["dcgan"]  # a second curve, as for the tutorial DCGAN
+    # The default DCGAN is scored after its recipe's epoch, then races on; a second runner races too.
+    recipe = dataclasses.replace(recipes.dcgan(), batch_size=32)
+    board.run_recipe("dcgan", recipe, race="race a")
+    board.race("race b", recipe.build(seed=0), recipe.dataset(board.x_train), "tiny")
     board.total_seconds, board.load = 1.0, (0.5, 0.5)
     vae = board.rows["vae"]
     assert np.isfinite(vae["neg_elbo"]) and vae["bits_per_dim"] == pytest.approx(vae["iwae"] / (784 * np.log(2)))
-    assert "neg_elbo" not in board.rows["dcgan"] and len(board.curves["dcgan"]) >= 1
+    assert "neg_elbo" not in board.rows["dcgan"] and len(board.curves["race a"]) >= 2
+    assert list(board.rows) == ["real", "vae", "dcgan", "race a", "race b"]
+    for name in ["race a", "race b"]:
+        assert 1.0 <= board.curves[name][-1][0] < 30  # trained for the budget of 1 s, then stopped
     assert board.rows["real"]["training time"] == "–" and board.rows["vae"]["training time"].endswith(" s")
     text = scoreboard.write_results(board, tmp_path / "results.md", quick=True).read_text()
     assert "| real | 40 test digits | – |" in text
     assert "| vae | 1 epoch, batch 32" in text and "| dcgan | 1 epoch, batch 32" in text
+    assert "| race a | the row above, trained on (" in text and "| race b | tiny (" in text and "not shared" in text
     assert "## Time to quality" in text and (tmp_path / "results_time_to_quality.png").exists()

@@ -63,6 +63,8 @@ class GenerativeModel(keras.Model):
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         self._check_fit_data(x, validation_data)
+        if hasattr(x, "element_spec"):  # a tf.data pipeline shuffles itself; Keras warns about shuffle=True
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
