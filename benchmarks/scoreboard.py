@@ -57,7 +57,7 @@ class TimeToQuality(keras.callbacks.Callback):
 
     evaluate(model) -> float is called at the first batch end after each multiple of `every`
     seconds of training time (at most once per multiple) and at the end of training; `history`
-    holds (training seconds, value) pairs and `seconds` the final clock. at_epoch=(n, fn)
+    holds (training seconds, value) pairs, `seconds` the final clock and `steps` the batches. at_epoch=(n, fn)
     calls fn(model, seconds) at the end of epoch n, also off the clock; the budget does not stop
     training before then.
     """
@@ -80,12 +80,13 @@ class TimeToQuality(keras.callbacks.Callback):
         self._last = time.perf_counter()  # the evaluation is not training time
 
     def on_train_begin(self, logs=None):
-        self.history, self.seconds, self._next = [], 0.0, self.every
+        self.history, self.seconds, self.steps, self._next = [], 0.0, 0, self.every
         self._at_epoch_pending = self.at_epoch is not None
         self._last = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self._tick()
+        self.steps += 1
         if self.budget is not None and self.seconds >= self.budget and not self._at_epoch_pending:
             self.model.stop_training = True
         elif self.seconds >= self._next:
@@ -188,8 +189,7 @@ class Scoreboard:
         clock = TimeToQuality(self.fid_of(z, (-1.0, 1.0)), s.eval_every, budget=s.budget, at_epoch=at_epoch)
         self.train(name, model, dataset, 1_000_000, clock)
         self.curves[name] = clock.history
-        steps = int(model.g_optimizer.iterations)
-        self.score(name, model.generate(s.n_samples, seed=2), "gan", clock.seconds, f"{settings_text} ({steps:,} steps)")
+        self.score(name, model.generate(s.n_samples, seed=2), "gan", clock.seconds, f"{settings_text} ({clock.steps:,} steps)")
 
     def run(self):
         load_start = os.getloadavg()[0]

@@ -96,6 +96,7 @@ def test_time_to_quality_keeps_evaluation_off_the_clock(scoreboard):
     assert times == sorted(times) and times[-1] == pytest.approx(clock.seconds)
     thresholds = [t // 0.01 for t in times[:-1]]
     assert len(set(thresholds)) == len(thresholds)  # at most one point per multiple of `every`
+    assert clock.steps == 3 * 8
 
 
 def test_time_to_quality_stops_at_its_budget(scoreboard):
@@ -132,7 +133,8 @@ def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
     # The default DCGAN is scored after its recipe's epoch, then races on; a second runner races too.
     recipe = dataclasses.replace(recipes.dcgan(), batch_size=32)
     board.run_recipe("dcgan", recipe, race="race a")
-    board.race("race b", recipe.build(seed=0), recipe.dataset(board.x_train), "tiny")
+    model, dataset, _ = scoreboard.tutorial_dcgan()
+    board.race("race b", model, dataset(board.x_train), "tiny")
     board.total_seconds, board.load = 1.0, (0.5, 0.5)
     vae = board.rows["vae"]
     assert np.isfinite(vae["neg_elbo"]) and vae["bits_per_dim"] == pytest.approx(vae["iwae"] / (784 * np.log(2)))
