@@ -41,17 +41,22 @@ class DigitClassifier:
     source: str
 
     def probabilities(self, images, value_range=(0.0, 1.0)):
-        x = _to_unit_range(images, value_range)
-        return self.model.predict(x, batch_size=500, verbose=0)
+        return _predict_in_full_batches(self.model, _to_unit_range(images, value_range))
 
     def features(self, images, value_range=(0.0, 1.0)):
-        x = _to_unit_range(images, value_range)
-        return self._feature_extractor.predict(x, batch_size=500, verbose=0)
+        return _predict_in_full_batches(self._feature_extractor, _to_unit_range(images, value_range))
 
     @functools.cached_property
     def _feature_extractor(self):
         # Built once: a new Model per call would retrace its predict function every time.
         return keras.Model(self.model.input, self.model.get_layer("features").output)
+
+
+def _predict_in_full_batches(model, x, batch_size=500):
+    """predict() with x padded to whole batches: one traced input shape, so scoring many sets of
+    different sizes does not retrace (and warn) each time. Rows are independent at inference."""
+    padding = np.zeros((-len(x) % batch_size, *x.shape[1:]), x.dtype)
+    return model.predict(np.concatenate([x, padding]), batch_size=batch_size, verbose=0)[: len(x)]
 
 
 def _to_unit_range(images, value_range):

@@ -261,6 +261,13 @@ def test_image_scores_with_precomputed_training_features(digits, scores):
         evaluation.image_scores(*args, train_features=digits["train_features"][:10])
 
 
+def test_classifier_outputs_do_not_depend_on_the_set_size(digits):
+    # Inputs are padded to whole batches of 500; the padding must not leak into the rows.
+    classifier, test = digits["classifier"], digits["test"]
+    np.testing.assert_allclose(classifier.features(test[:7]), digits["test_features"][:7], rtol=1e-4, atol=1e-4)
+    assert classifier.probabilities(test[:501]).shape == (501, 10)
+
+
 def test_image_scores_rejects_real_digits_in_another_range(digits):
     """Digits in [0, 1] lie inside (-1, 1) too; scoring them as [-1, 1] images would be wrong."""
     samples = digits["test"][:100] * 2 - 1
