@@ -7,6 +7,7 @@ generator *minimises* it, or in the non-saturating form minimises -log D(G(z)).
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -134,7 +135,9 @@ class GAN(GenerativeModel):
     def generate(self, n=None, z=None, seed=None, batch_size=1000):
         """Samples G(z) for z ~ N(0, I) drawn with `seed` (or the given z), in value_range."""
         z = self._latent(n, z, seed)
-        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+        # Plain calls, not predict(): predict retraces (and warns) for every new final-batch size.
+        return np.concatenate([ops.convert_to_numpy(self.generator(z[i:i + batch_size], training=False))
+                               for i in range(0, len(z), batch_size)])
 
     def discriminate(self, x):
         """D's probability that each example is real."""
