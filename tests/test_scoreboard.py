@@ -122,6 +122,16 @@ def test_curve_table_aligns_points_and_marks_the_end(scoreboard):
     assert scoreboard.best_point(curves["a"]) == (61.0, 20.0)
 
 
+def test_time_to_quality_counts_the_point_recorded_at_five_minutes(scoreboard, tmp_path):
+    settings = types.SimpleNamespace(budget=480, eval_every=30.0, n_track=10)
+    curves = {"default": [(270.4, 15.2), (300.02, 14.5), (330.0, 13.1), (480.0, 10.4)],
+              "tutorial": [(300.1, 300.0), (480.0, 157.0)]}
+    text = "\n".join(scoreboard.time_to_quality(curves, settings, tmp_path / "r.md"))
+    assert "best FID 10.40, first reached after 480 s" in text
+    assert "up to the 5-minute mark is 14.50 (at 300 s)" in text
+    assert "15.1× the default DCGAN's 10.40" in text
+
+
 def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
     settings = scoreboard.Settings(n_train=64, epochs=1, n_samples=40, n_track=20, eval_every=0.5, budget=1.0,
                                    iwae_k=2, n_likelihood=20)
