@@ -1,5 +1,9 @@
 """keras_genai: a thin, tested Keras 3 package behind a course in generative deep learning."""
 
+from keras_genai import _native_logs
+
+_native_logs.filter_stderr()  # before TensorFlow loads: its import notices are the first lines to drop
+
 from keras_genai import callbacks, datasets, evaluation, losses, models, nets, plotting
 from keras_genai.config import is_offline, is_quick_run
 from keras_genai.models import GAN, VAE, Autoencoder

@@ -1,13 +1,14 @@
-"""Callbacks that show what a generative model produces while it trains."""
+"""Callbacks that show what a generative model produces while it trains, and how far it is."""
 
 import os
+import sys
 import time
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from keras_genai import plotting
+from keras_genai import _checks, plotting
 
 
 class ImageGridMonitor(keras.callbacks.Callback):
@@ -17,18 +18,26 @@ class ImageGridMonitor(keras.callbacks.Callback):
     show: display inline (in Jupyter); save_dir: also write epoch_XXX.png there.
     """
 
-    def __init__(self, latent_dim, n=16, every=1, seed=0, value_range=(-1.0, 1.0), show=True, save_dir=None, ncols=8):
+    def __init__(self, latent_dim, n=16, every=1, seed=0, value_range=(-1.0, 1.0), show=True, save_dir=None, ncols=8,
+                 epochs=None):
         super().__init__()
         self.z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
         self.every, self.value_range, self.show, self.ncols = every, value_range, show, ncols
+        # epochs: an explicit list of epochs to draw (e.g. 1, 2, 5, 10, ... where early change is fast)
+        self.epochs = None if epochs is None else sorted({_checks.check_positive_int(e, "epochs") for e in epochs})
         self.save_dir = save_dir
         self.snapshots = []  # list of (epoch, images)
         if save_dir:
             os.makedirs(save_dir, exist_ok=True)
 
+    def _wanted(self, done):
+        if self.epochs is not None:
+            return done in self.epochs or done == self.params.get("epochs")
+        return done % self.every == 0 or done == self.params.get("epochs")
+
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        if done % self.every and done != self.params.get("epochs"):
+        if not self._wanted(done):
             return
         images = self.model.generate(z=self.z)
         self.snapshots.append((done, images))
@@ -46,11 +55,13 @@ class ImageGridMonitor(keras.callbacks.Callback):
                 pass
         plt.close(fig)
 
-    def progress_figure(self, max_rows=6):
-        """One row per kept snapshot (evenly thinned to max_rows): training at a glance."""
+    def progress_figure(self, max_rows=None):
+        """One row per snapshot, labelled with its epoch: training at a glance. max_rows thins the
+        rows evenly (first and last kept); by default every snapshot is shown."""
         if not self.snapshots:
             raise ValueError("no snapshots yet: train with this callback first")
-        keep = np.unique(np.linspace(0, len(self.snapshots) - 1, max_rows).round().astype(int))
+        rows = len(self.snapshots) if max_rows is None else _checks.check_positive_int(max_rows, "max_rows")
+        keep = np.unique(np.linspace(0, len(self.snapshots) - 1, min(rows, len(self.snapshots))).round().astype(int))
         chosen = [self.snapshots[i] for i in keep]
         return plotting.image_rows(
             [images[: self.ncols] for _, images in chosen],
@@ -82,3 +93,106 @@ class TimeLimit(keras.callbacks.Callback):
         if time.perf_counter() - self._start >= self.seconds:
             self.model.stop_training = True
             self.stopped_after = self._batches
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _format_logs(logs):
+    return "  ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items()
+                     if isinstance(value, (int, float, np.floating, np.integer)))
+
+
+class _LiveLine:
+    """One line of text that is rewritten in place: a display handle in Jupyter, a carriage
+    return on a terminal, nothing elsewhere (a log file keeps only the printed lines)."""
+
+    def __init__(self):
+        self._handle = None
+        self._terminal = False
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is not None and "ipykernel" in sys.modules:
+                self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+                return
+        except ImportError:
+            pass
+        self._terminal = sys.stderr.isatty()
+
+    def update(self, text, final=False):
+        if self._handle is not None:
+            self._handle.update({"text/plain": text}, raw=True)
+        elif self._terminal:
+            sys.stderr.write("\r" + text + ("\n" if final else ""))
+            sys.stderr.flush()
+        elif final:
+            print(text, flush=True)
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """A live progress bar with ETA while fit() runs, and a short log that stays.
+
+    Use with fit(verbose=0). While training, one line is rewritten in place (epoch, step, share
+    done, elapsed time, time left, the running figures). It keeps one printed line every `every`
+    epochs (default: about `lines` lines in all) plus the last epoch, each with the epoch's
+    figures (validation ones included), so a saved notebook shows a short log instead of a wall of
+    per-epoch lines; every=0 keeps only the final summary line. `title` names the run in each line.
+    """
+
+    def __init__(self, every=None, lines=8, title=None, refresh_seconds=0.5):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 0):
+            raise ValueError(f"every must be None or an integer >= 0, got {every!r}")
+        self.every, self.lines = every, _checks.check_positive_int(lines, "lines")
+        self.title, self.refresh_seconds = title, float(refresh_seconds)
+        self.history = []  # (epoch, logs) of every epoch
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs") or 1
+        self._steps = self.params.get("steps")  # None when the data's length is unknown
+        self._every = self.every if self.every is not None else max(1, -(-self._epochs // self.lines))
+        self._start = self._shown = time.perf_counter()
+        self._epoch, self._step, self._batch_logs, self.history = 0, 0, {}, []
+        self._line = _LiveLine()
+        self._show()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._step = epoch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step, self._batch_logs = batch + 1, logs or {}
+        if time.perf_counter() - self._shown >= self.refresh_seconds:
+            self._show()
+
+    def _fraction(self):
+        within = self._step / self._steps if self._steps else 0.0
+        return min(1.0, (self._epoch + within) / self._epochs)
+
+    def _prefix(self, epoch):
+        return (f"{self.title}: " if self.title else "") + f"epoch {epoch:>{len(str(self._epochs))}}/{self._epochs}"
+
+    def _show(self):
+        self._shown = time.perf_counter()
+        elapsed, fraction = self._shown - self._start, self._fraction()
+        left = f"{_clock(elapsed / fraction - elapsed)} left" if fraction > 0 else "-:-- left"
+        bar = "#" * int(24 * fraction) + "." * (24 - int(24 * fraction))
+        steps = f" step {self._step}/{self._steps}" if self._steps else ""
+        self._line.update(f"{self._prefix(self._epoch + 1)}{steps} [{bar}] {fraction:4.0%} "
+                          f"{_clock(elapsed)} elapsed, {left}  {_format_logs(self._batch_logs)}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append((epoch + 1, dict(logs or {})))
+        last = epoch + 1 == self._epochs
+        if self._every and ((epoch + 1) % self._every == 0 or last) and not (last and self.model.stop_training):
+            print(f"{self._prefix(epoch + 1)}  {_format_logs(logs)}  ({_clock(time.perf_counter() - self._start)})",
+                  flush=True)
+
+    def on_train_end(self, logs=None):
+        epoch, last_logs = self.history[-1] if self.history else (0, {})
+        stopped = " (stopped early)" if epoch < self._epochs else ""
+        self._line.update(f"{self._prefix(epoch)} done{stopped} in {_clock(time.perf_counter() - self._start)}  "
+                          f"{_format_logs(last_logs)}", final=True)
