@@ -124,14 +124,23 @@ def load_mnist(source="auto", path=None, n_test=1000, seed=0, verbose=True):
 
 
 def scale_images(x, family):
-    """uint8 pixels (n, 28, 28) or (n, 28, 28, 1) -> float32 (n, 28, 28, 1) in the family's range.
+    """Raw pixels 0-255 (uint8, or integers/floats on that scale), shape (n, 28, 28) or
+    (n, 28, 28, 1) -> float32 (n, 28, 28, 1) in the family's range.
 
-    family: "ae" or "vae" -> [0, 1]; "gan" -> [-1, 1].
+    family: "ae" or "vae" -> [0, 1]; "gan" -> [-1, 1]. Float images whose values all lie in
+    [0, 1] are refused: they are already scaled, and scaling them again would turn every digit
+    black (values -1 to -0.992).
     """
     _checks.check_choice(family, set(FAMILY_RANGES), "family")
+    raw = np.asarray(x)
     x = _checks.as_float_array(x, "images")
     _checks.check_finite(x, "images")
     _checks.check_range(x, 0, 255, "images")
+    if not np.issubdtype(raw.dtype, np.integer) and x.max() <= 1.0:
+        raise ValueError(
+            f"images are floats in [{x.min():.3g}, {x.max():.3g}]: they look already scaled, and scale_images "
+            "expects raw pixels 0-255 (e.g. the uint8 arrays of load_mnist): pass those instead."
+        )
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
@@ -153,9 +162,11 @@ def image_dataset(x, batch_size, labels=None, shuffle=True, seed=0, drop_remaind
     batch the same size, so a compiled train_step is traced once.
     """
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    x = _checks.as_float_array(x, "x")
+    x = _checks.check_finite(_checks.as_float_array(x, "x"), "x")
     if len(x) < batch_size and drop_remainder:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} examples")
+    if labels is not None and len(labels) != len(x):
+        raise ValueError(f"labels has {len(labels)} entries for {len(x)} examples")
     elements = x if labels is None else (x, np.asarray(labels))
     ds = tf.data.Dataset.from_tensor_slices(elements).cache()
     if shuffle:

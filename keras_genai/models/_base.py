@@ -46,20 +46,38 @@ class GenerativeModel(keras.Model):
         """Validate a NumPy batch of examples; returns it as float32."""
         return _checks.check_images(x, self.data_shape, self.value_range, name)
 
-    def _check_fit_data(self, x, validation_data):
-        if isinstance(x, (np.ndarray, list)):
-            self.check_inputs(x, "x")
-        elif x is None:
-            raise ValueError("fit()/evaluate() needs data: x is None")
-        elif hasattr(x, "element_spec"):
-            spec = images_of(x.element_spec)
-            shape = tuple(spec.shape[1:])
-            if shape != tuple(self.data_shape):
+    def _check_data(self, data, name):
+        """Shape, dtype, range and NaN checks on arrays, or on a tf.data pipeline's element spec and
+        first batch, before Keras traces anything."""
+        if data is None:
+            raise ValueError(f"fit()/evaluate() needs data: {name} is None")
+        if hasattr(data, "element_spec"):
+            spec = images_of(data.element_spec)
+            if tuple(spec.shape[1:]) != tuple(self.data_shape):
+                raise ValueError(f"{name} yields examples of shape {tuple(spec.shape[1:])}, expected {tuple(self.data_shape)}")
+            if not spec.dtype.is_floating:
                 raise ValueError(
-                    f"dataset yields examples of shape {shape}, expected {tuple(self.data_shape)}"
+                    f"{name} yields {spec.dtype.name} examples; this model trains on floats in {self.value_range} "
+                    "(scale uint8 digits with keras_genai.datasets.scale_images before building the pipeline)"
                 )
-        if validation_data is not None and isinstance(images_of(validation_data), np.ndarray):
-            self.check_inputs(images_of(validation_data), "validation_data")
+            batch = images_of(next(iter(data.take(1))))
+            array = self.check_inputs(np.asarray(batch), f"{name} (first batch)")
+        else:
+            array = self.check_inputs(images_of(data), name)
+        low, high = self.value_range
+        if len(self.data_shape) == 3 and array.min() > low + 0.25 * (high - low):
+            # [0, 1] digits lie inside a GAN's [-1, 1], so the range check alone passes them.
+            raise ValueError(
+                f"{name} spans [{array.min():.3g}, {array.max():.3g}], but this model's value_range is "
+                f"{tuple(self.value_range)} and images have their darkest pixels near its bottom: the data look "
+                "scaled for another model family. Use keras_genai.datasets.scale_images(x, family) with "
+                '"gan" for [-1, 1] or "ae"/"vae" for [0, 1].'
+            )
+
+    def _check_fit_data(self, x, validation_data):
+        self._check_data(x, "x")
+        if validation_data is not None:
+            self._check_data(validation_data, "validation_data")
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         self._check_fit_data(x, validation_data)
@@ -70,6 +88,17 @@ class GenerativeModel(keras.Model):
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._check_fit_data(x, None)
         return super().evaluate(x, y, *args, **kwargs)
+
+    def save(self, filepath, *args, **kwargs):
+        # The legacy HDF5 format stores no custom train_step, compile() or sub-network config:
+        # keras.saving.load_model then fails with "Unknown layer". Refuse it while the user can react.
+        if str(filepath).lower().endswith((".h5", ".hdf5")):
+            raise ValueError(
+                f"cannot save {type(self).__name__} to {filepath!r}: the legacy HDF5 format cannot restore this "
+                "model (keras.saving.load_model would fail with \"Unknown layer\"). Save to a .keras file, "
+                "e.g. model.save(\"model.keras\"), which round-trips the networks and optimizer state."
+            )
+        return super().save(filepath, *args, **kwargs)
 
     def _latent(self, n=None, z=None, seed=None):
         """z given, or n draws from N(0, I) with a NumPy seed (same seed -> same samples)."""
