@@ -3,10 +3,12 @@
 
     python3 dev.py notebooks [NAME ...] [--quick] [--in-place]   # execute the notebook series
     python3 dev.py test                                           # run every test
+    python3 dev.py lab                                            # open the course in JupyterLab
 
-Each command first makes `.venv/` and installs the package with its `dev` extra (again
-only when pyproject.toml changes), then runs inside that environment, offline, on the
-data that ships with the packages.
+Each command first makes `.venv/` and installs the package with its `dev` extra (`lab` adds
+JupyterLab) at the tested versions of constraints.txt (again only when pyproject.toml or
+constraints.txt change), then runs inside that environment; notebooks and tests run offline,
+on the data that ships with the packages.
 """
 
 import argparse
@@ -17,6 +19,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
 import time
 import venv
 
@@ -26,21 +29,23 @@ BUILD = ROOT / "build"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def ensure_environment():
-    """Create .venv and (re)install the package when pyproject.toml has changed."""
+def ensure_environment(extras=("dev",)):
+    """Create .venv and (re)install the package when pyproject.toml, constraints.txt or the extras change."""
     if sys.version_info < (3, 10):
         sys.exit(f"keras_genai needs Python 3.10 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         print(f"Creating virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     stamp = VENV / ".keras_genai_installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text() != wanted:
-        print("Installing keras_genai and its dependencies (first run takes a few minutes) ...", flush=True)
+    installed = json.loads(stamp.read_text()) if stamp.exists() and stamp.read_text().startswith("{") else {}
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()).hexdigest()
+    wanted = sorted(set(extras) | set(installed.get("extras", [])) if installed.get("digest") == digest else set(extras))
+    if installed != {"digest": digest, "extras": wanted}:
+        print(f"Installing keras_genai[{','.join(wanted)}] and its dependencies (first run takes a few minutes) ...", flush=True)
         pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         subprocess.run(pip + ["--upgrade", "pip"], check=True)
-        subprocess.run(pip + ["-e", f"{ROOT}[dev]"], check=True)
-        stamp.write_text(wanted)
+        subprocess.run(pip + ["-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[{','.join(wanted)}]"], check=True)
+        stamp.write_text(json.dumps({"digest": digest, "extras": wanted}))
 
 
 def run_env(quick):
@@ -79,6 +84,45 @@ def extract_figures(notebook, folder):
     return count
 
 
+def _clock(seconds):
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+class _CellProgress:
+    """Prints which cell of which notebook is running, and a heartbeat while a long cell runs."""
+
+    def __init__(self, name, cells, heartbeat=60.0):
+        self.name, self.heartbeat = name, heartbeat
+        self.code_cells = [i for i, cell in enumerate(cells) if cell.cell_type == "code"]
+        self.start = time.perf_counter()
+        self._timer = None
+
+    def on_cell_execute(self, cell, cell_index, **_):
+        self._cancel()
+        first_line = next((line for line in cell.source.splitlines() if line.strip()), "")[:60]
+        number = self.code_cells.index(cell_index) + 1 if cell_index in self.code_cells else "?"
+        print(f"  {self.name}: code cell {number}/{len(self.code_cells)} (cell {cell_index}) at "
+              f"{_clock(time.perf_counter() - self.start)}: {first_line}", flush=True)
+        self._cell_start = time.perf_counter()
+        self._schedule(cell_index)
+
+    def _schedule(self, cell_index):
+        def beat():
+            print(f"    ... cell {cell_index} still running: {_clock(time.perf_counter() - self._cell_start)} in this cell, "
+                  f"{_clock(time.perf_counter() - self.start)} in the notebook", flush=True)
+            self._schedule(cell_index)
+
+        self._timer = threading.Timer(self.heartbeat, beat)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cancel(self, **_):
+        if self._timer is not None:
+            self._timer.cancel()
+
+    on_cell_complete = _cancel
+
+
 def execute_notebooks(names, quick, in_place, timeout):
     """Runs inside .venv: execute each notebook with nbclient, save it and its figures."""
     import nbclient
@@ -92,8 +136,10 @@ def execute_notebooks(names, quick, in_place, timeout):
         print(f"Running {path.name} ({'quick' if quick else 'full'} run) ...", flush=True)
         notebook = nbformat.read(path, as_version=4)
         start = time.perf_counter()
+        progress = _CellProgress(path.stem[:2], notebook.cells)
         client = nbclient.NotebookClient(
-            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+            on_cell_execute=progress.on_cell_execute, on_cell_complete=progress.on_cell_complete,
         )
         try:
             client.execute()
@@ -101,6 +147,8 @@ def execute_notebooks(names, quick, in_place, timeout):
         except nbclient.exceptions.CellExecutionError as error:
             status = "FAILED"
             print(str(error)[-3000:], file=sys.stderr)
+        finally:
+            progress.on_cell_complete()
         seconds = time.perf_counter() - start
         nbformat.write(notebook, out_dir / path.name)
         figures = extract_figures(notebook, BUILD / "figures" / path.stem)
@@ -125,6 +173,8 @@ def main():
     nb.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     sub.add_parser("test", help="run the unit tests and every notebook in quick mode; "
                    "further arguments go to pytest, e.g. test -k vae")
+    sub.add_parser("lab", help="open the course in JupyterLab (installs it the first time); "
+                   "further arguments go to jupyter lab, e.g. lab --no-browser")
     sub.add_parser("_execute", add_help=False)  # internal: re-entry inside .venv
     args, extra = parser.parse_known_args(sys.argv[1:2])
     extra += sys.argv[2:]
@@ -137,6 +187,10 @@ def main():
         ensure_environment()
         spec = {"names": args.names, "quick": args.quick, "in_place": args.in_place, "timeout": args.timeout}
         return subprocess.call([str(PYTHON), str(ROOT / "dev.py"), "_execute", json.dumps(spec)], cwd=ROOT)
+    if args.command == "lab":
+        ensure_environment(("dev", "lab"))
+        jupyter = VENV / ("Scripts/jupyter.exe" if os.name == "nt" else "bin/jupyter")
+        return subprocess.call([str(jupyter), "lab", str(ROOT / "notebooks"), *extra], cwd=ROOT)
     ensure_environment()
     targets = ["tests"] + (["notebooks"] if (ROOT / "notebooks").is_dir() else [])
     command = [str(PYTHON), "-m", "pytest", *targets, "--nbval-lax", "--nbval-cell-timeout=600", *extra]

@@ -303,8 +303,16 @@ def write_results(board, path, quick):
         "digits (lower is better; the held-out row is what real digits score). FID is biased upwards for small "
         "samples, so compare only rows with the same number of samples. KID's ± is the standard error over "
         "random subsets of *these* samples; the scatter between fresh samples is larger.",
+        "- **KID** is printed as computed (unbiased MMD² with the cubic kernel), not ×10³ as many papers print "
+        "it, and on the classifier's 128 features rather than Inception-v3's 2,048: compare it only within "
+        "this table.",
         "- **precision / recall**: share of samples inside the manifold of real digits (quality) and of real "
-        "digits inside the manifold of samples (diversity), k = 3 nearest neighbours.",
+        "digits inside the manifold of samples (diversity), k = 3 nearest neighbours; the real manifold is "
+        "every training digit (an equal-size subset let uniform noise score precision 0.57-1.0). "
+        "**density / coverage** (Naeem et al. 2020): how many real neighbourhoods hold each sample, divided "
+        "by k (about 1 for real digits, near 0 off the manifold; robust to real outliers), and the share of "
+        "real neighbourhoods that hold at least one sample (diversity, measured from the real side). "
+        "`evaluation.manifold_scores` computes all four.",
         "- **confident / digits found**: share of samples the classifier labels with probability ≥ 0.9, and how "
         "many of the 10 digits appear among them. **copies**: share of samples closer (in pixels) to a "
         "training digit than 99% of held-out digits are (memorisation).",
