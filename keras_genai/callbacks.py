@@ -123,24 +123,30 @@ class _LiveLine:
             pass
         self._terminal = sys.stderr.isatty()
 
-    def update(self, text, final=False):
+    def update(self, text):
         if self._handle is not None:
             self._handle.update({"text/plain": text}, raw=True)
         elif self._terminal:
-            sys.stderr.write("\r" + text + ("\n" if final else ""))
+            sys.stderr.write("\r" + text)
             sys.stderr.flush()
-        elif final:
-            print(text, flush=True)
+
+    def clear(self):
+        if self._handle is not None:
+            self._handle.update({"text/plain": ""}, raw=True)
+        elif self._terminal:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
 
 
 class ProgressLog(keras.callbacks.Callback):
     """A live progress bar with ETA while fit() runs, and a short log that stays.
 
     Use with fit(verbose=0). While training, one line is rewritten in place (epoch, step, share
-    done, elapsed time, time left, the running figures). It keeps one printed line every `every`
-    epochs (default: about `lines` lines in all) plus the last epoch, each with the epoch's
-    figures (validation ones included), so a saved notebook shows a short log instead of a wall of
-    per-epoch lines; every=0 keeps only the final summary line. `title` names the run in each line.
+    done, elapsed time, time left, the running figures); it is removed at the end. What stays is
+    one printed line every `every` epochs (default: about `lines` lines in all), each with the
+    epoch's figures (validation ones included), and a summary line with the last epoch's figures
+    and the total time, so a saved notebook shows a short log instead of a wall of per-epoch
+    lines; every=0 keeps only the summary. `title` names the run in each line.
     """
 
     def __init__(self, every=None, lines=8, title=None, refresh_seconds=0.5):
@@ -186,13 +192,14 @@ class ProgressLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append((epoch + 1, dict(logs or {})))
-        last = epoch + 1 == self._epochs
-        if self._every and ((epoch + 1) % self._every == 0 or last) and not (last and self.model.stop_training):
+        if self._every and (epoch + 1) % self._every == 0 and epoch + 1 < self._epochs:
             print(f"{self._prefix(epoch + 1)}  {_format_logs(logs)}  ({_clock(time.perf_counter() - self._start)})",
                   flush=True)
 
     def on_train_end(self, logs=None):
+        """The live line goes; the summary (last epoch's figures, total time) is printed and stays."""
         epoch, last_logs = self.history[-1] if self.history else (0, {})
         stopped = " (stopped early)" if epoch < self._epochs else ""
-        self._line.update(f"{self._prefix(epoch)} done{stopped} in {_clock(time.perf_counter() - self._start)}  "
-                          f"{_format_logs(last_logs)}", final=True)
+        self._line.clear()
+        print(f"{self._prefix(epoch)} done{stopped} in {_clock(time.perf_counter() - self._start)}  "
+              f"{_format_logs(last_logs)}", flush=True)

@@ -64,6 +64,8 @@ def stratified_split(x, y, n_test, seed=0):
     if len(x) != len(y):
         raise ValueError(f"x and y have different lengths: {len(x)} and {len(y)}")
     classes = np.unique(y)
+    if isinstance(n_test, bool) or not isinstance(n_test, (int, np.integer)) or n_test < len(classes):
+        raise ValueError(f"n_test must be an integer of at least one example per class ({len(classes)}), got {n_test!r}")
     if n_test % len(classes):
         raise ValueError(f"n_test={n_test} must be a multiple of the {len(classes)} classes")
     rng = np.random.default_rng(seed)
@@ -134,6 +136,10 @@ def scale_images(x, family):
     _checks.check_choice(family, set(FAMILY_RANGES), "family")
     raw = np.asarray(x)
     x = _checks.as_float_array(x, "images")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"images must have shape (n, height, width[, channels]), got {x.shape}")
     _checks.check_finite(x, "images")
     _checks.check_range(x, 0, 255, "images")
     if not np.issubdtype(raw.dtype, np.integer) and x.max() <= 1.0:
@@ -141,18 +147,17 @@ def scale_images(x, family):
             f"images are floats in [{x.min():.3g}, {x.max():.3g}]: they look already scaled, and scale_images "
             "expects raw pixels 0-255 (e.g. the uint8 arrays of load_mnist): pass those instead."
         )
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4:
-        raise ValueError(f"images must have shape (n, height, width[, channels]), got {x.shape}")
     low, high = FAMILY_RANGES[family]
     return (x / 255.0 * (high - low) + low).astype("float32")
 
 
 def unscale_images(x, family):
-    """Inverse of scale_images, back to [0, 1] floats for display."""
+    """Inverse of scale_images, back to [0, 1] floats for display and scoring."""
+    _checks.check_choice(family, set(FAMILY_RANGES), "family")
     low, high = FAMILY_RANGES[family]
-    return np.clip((np.asarray(x) - low) / (high - low), 0.0, 1.0)
+    x = _checks.check_finite(_checks.as_float_array(x, "images"), "images")
+    _checks.check_range(x, low, high, f"images (scaled for {family!r})")
+    return np.clip((x - low) / (high - low), 0.0, 1.0)
 
 
 def image_dataset(x, batch_size, labels=None, shuffle=True, seed=0, drop_remainder=True):

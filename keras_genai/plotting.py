@@ -4,10 +4,17 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
+from keras_genai import _checks
+
 
 def _as_display(images, value_range):
-    images = np.asarray(images, dtype="float32")
+    """Images in value_range -> [0, 1] for imshow. Values outside the range are refused, not clipped:
+    GAN samples in [-1, 1] drawn with the default (0, 1) would silently lose every dark pixel."""
+    images = _checks.check_finite(_checks.as_float_array(images, "images"), "images")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must have shape (n, height, width[, channels]), got {images.shape}")
     low, high = value_range
+    _checks.check_range(images, low, high, "images (pass their pixel range as value_range)")
     images = np.clip((images - low) / (high - low), 0.0, 1.0)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
@@ -85,6 +92,7 @@ def latent_grid(decode, n=15, limit=2.5, value_range=(0.0, 1.0), center=(0.0, 0.
 
     center: where the grid sits; a plain autoencoder's codes are not centred on 0.
     """
+    n = _checks.check_positive_int(n, "n")
     cx, cy = (float(c) for c in center)
     xs, ys = cx + np.linspace(-limit, limit, n), cy + np.linspace(-limit, limit, n)
     z = np.array([[x, y] for y in ys[::-1] for x in xs], dtype="float32")
@@ -100,6 +108,8 @@ def latent_grid(decode, n=15, limit=2.5, value_range=(0.0, 1.0), center=(0.0, 0.
 
 def interpolate(z_start, z_end, steps=10):
     """Straight-line path between two latent vectors: (steps, latent_dim)."""
+    if _checks.check_positive_int(steps, "steps") < 2:
+        raise ValueError(f"steps must be at least 2 (the two end points), got {steps}")
     t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
     return (1 - t) * np.asarray(z_start, "float32")[None] + t * np.asarray(z_end, "float32")[None]
 
@@ -110,10 +120,17 @@ def interpolation_rows(decode, pairs, steps=10, value_range=(0.0, 1.0)):
     return image_rows(rows, [f"pair {i + 1}" for i in range(len(rows))], value_range)
 
 
+def _points_2d(points, name):
+    points = _checks.check_finite(_checks.as_float_array(points, name), name)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{name} must be 2-D points of shape (n, 2), got {points.shape}")
+    return points
+
+
 def _draw_2d(ax, real, fake, title, limit):
-    ax.scatter(*np.asarray(real).T, s=3, c="0.6", label="real")
+    ax.scatter(*_points_2d(real, "real").T, s=3, c="0.6", label="real")
     if fake is not None:
-        ax.scatter(*np.asarray(fake).T, s=3, c="tab:red", label="generated")
+        ax.scatter(*_points_2d(fake, "fake").T, s=3, c="tab:red", label="generated")
         ax.legend(loc="upper right")
     ax.set_xlim(-limit, limit), ax.set_ylim(-limit, limit), ax.set_aspect("equal")
     if title:

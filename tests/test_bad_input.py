@@ -53,7 +53,7 @@ def test_scale_images_refuses_images_already_scaled_to_unit_range():
 def test_gan_fit_refuses_digits_scaled_for_the_vae():
     unit = digits_uint8().astype("float32") / 255.0  # [0, 1]: inside the GAN's [-1, 1], wrong all the same
     gan = tiny_gan()
-    with pytest.raises(ValueError, match=r"scaled for another model family.*\"gan\" for \[-1, 1\]"):
+    with pytest.raises(ValueError, match=r"no negative pixel.*scale_images\(x, \"gan\"\)"):
         gan.fit(unit, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="scaled for another model family"):
         gan.fit(datasets.image_dataset(unit, 8), epochs=1, verbose=0)
@@ -104,3 +104,29 @@ def test_image_dataset_rejects_nan_and_mismatched_labels():
         datasets.image_dataset(np.full((16, *SHAPE), np.nan), 8)
     with pytest.raises(ValueError, match="labels has 3 entries for 16 examples"):
         datasets.image_dataset(np.zeros((16, *SHAPE)), 8, labels=np.zeros(3))
+
+
+def test_plots_refuse_images_outside_their_value_range_instead_of_clipping():
+    from keras_genai import plotting
+
+    samples = np.random.default_rng(0).uniform(-1, 1, (4, *SHAPE))  # GAN samples
+    with pytest.raises(ValueError, match=r"pass their pixel range as value_range.*\[0.0, 1.0\]"):
+        plotting.image_grid(samples)  # the default (0, 1) would clip every dark pixel to black
+    plotting.image_grid(samples, value_range=(-1, 1))
+    with pytest.raises(ValueError, match="empty"):
+        plotting.image_grid(np.zeros((0, *SHAPE)))
+    with pytest.raises(ValueError, match="NaN"):
+        plotting.image_rows([np.full((2, *SHAPE), np.nan)], ["nan"])
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        plotting.scatter_2d(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="at least 2"):
+        plotting.interpolate(np.zeros(3), np.ones(3), steps=1)
+
+
+def test_unscale_images_and_stratified_split_reject_what_they_cannot_do():
+    with pytest.raises(ValueError, match="family must be one of"):
+        datasets.unscale_images(np.zeros((2, *SHAPE)), "xx")
+    with pytest.raises(ValueError, match=r"scaled for 'gan'.*\[-1.0, 1.0\]"):
+        datasets.unscale_images(np.full((2, *SHAPE), 200.0), "gan")
+    with pytest.raises(ValueError, match="at least one example per class"):
+        datasets.stratified_split(np.zeros((10, 2)), np.arange(10) % 2, 0)

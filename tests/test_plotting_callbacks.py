@@ -43,3 +43,48 @@ def test_monitor_uses_one_fixed_latent_batch(tmp_path):
     np.testing.assert_array_equal(monitor.snapshots[0][1], monitor.snapshots[1][1])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_002.png", "epoch_003.png"]
     plt.close(monitor.progress_figure())
+
+
+def test_monitor_draws_an_explicit_list_of_epochs_and_shows_every_snapshot():
+    monitor = callbacks.ImageGridMonitor(latent_dim=4, n=6, epochs=[1, 2, 5], show=False)
+    monitor.set_model(_FixedGenerator())
+    monitor.params = {"epochs": 8}
+    for epoch in range(8):
+        monitor.on_epoch_end(epoch)
+    assert [epoch for epoch, _ in monitor.snapshots] == [1, 2, 5, 8]  # the listed epochs and the last
+    fig = monitor.progress_figure()
+    assert len(fig.axes) == 4 * 6  # one row per snapshot: none dropped
+    plt.close(fig)
+
+
+def _tiny_fit(progress, epochs=9):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.zeros((32, 2), "float32")
+    model.fit(x, x[:, :1], epochs=epochs, batch_size=8, verbose=0, callbacks=[progress],
+              validation_data=(x, x[:, :1]))
+
+
+def test_progress_log_keeps_a_line_every_few_epochs_and_the_last(capsys):
+    progress = callbacks.ProgressLog(lines=3, title="toy")
+    _tiny_fit(progress)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines] == ["3/9", "6/9", "9/9"]
+    assert all("loss" in line and "val_loss" in line for line in lines)
+    assert lines[-1].startswith("toy: epoch 9/9 done in")  # the last epoch is the summary line
+    assert [epoch for epoch, _ in progress.history] == list(range(1, 10))
+
+
+def test_progress_log_every_zero_keeps_only_the_summary(capsys):
+    _tiny_fit(callbacks.ProgressLog(every=0), epochs=4)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("epoch 4/4 done in")
+
+
+def test_progress_log_rejects_bad_settings():
+    with pytest.raises(ValueError, match="every"):
+        callbacks.ProgressLog(every=-1)
+    with pytest.raises(ValueError, match="lines"):
+        callbacks.ProgressLog(lines=0)

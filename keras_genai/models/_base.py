@@ -65,13 +65,13 @@ class GenerativeModel(keras.Model):
         else:
             array = self.check_inputs(images_of(data), name)
         low, high = self.value_range
-        if len(self.data_shape) == 3 and array.min() > low + 0.25 * (high - low):
-            # [0, 1] digits lie inside a GAN's [-1, 1], so the range check alone passes them.
+        if len(self.data_shape) == 3 and low < 0 <= array.min():
+            # [0, 1] digits lie inside a GAN's [-1, 1], so the range check alone passes them; but images
+            # scaled to a range around 0 have their dark pixels below 0.
             raise ValueError(
-                f"{name} spans [{array.min():.3g}, {array.max():.3g}], but this model's value_range is "
-                f"{tuple(self.value_range)} and images have their darkest pixels near its bottom: the data look "
-                "scaled for another model family. Use keras_genai.datasets.scale_images(x, family) with "
-                '"gan" for [-1, 1] or "ae"/"vae" for [0, 1].'
+                f"{name} spans [{array.min():.3g}, {array.max():.3g}] with no negative pixel, but this model's "
+                f"value_range is {tuple(self.value_range)}: the data look scaled for another model family "
+                '(the AE/VAE\'s [0, 1]). Use keras_genai.datasets.scale_images(x, "gan") for [-1, 1].'
             )
 
     def _check_fit_data(self, x, validation_data):
