@@ -1,9 +1,10 @@
 """Keep TensorFlow's harmless C++ log lines out of notebook outputs.
 
 TensorFlow 2.21 logs through absl before absl is initialised, so TF_CPP_MIN_LOG_LEVEL no longer
-silences these lines: the oneDNN and CPU-feature notices at import (twice), and grappler's
-"remapper failed" when an optimisation pass gives up on a graph (the graph then runs unfused,
-which is correct). In a Jupyter kernel they land in the saved notebook. `filter_stderr()` routes
+silences these lines: the oneDNN and CPU-feature notices at import (twice), the GPU build's
+"Could not find cuda drivers" / "failed call to cuInit" on a machine without a GPU (it then runs
+on the CPU, as intended), and grappler's "remapper failed" when an optimisation pass gives up on
+a graph (the graph then runs unfused, which is correct). In a Jupyter kernel they land in the saved notebook. `filter_stderr()` routes
 file descriptor 2 through a thread that drops exactly these known lines and passes everything
 else through unchanged, so a real error still shows.
 """
@@ -18,6 +19,7 @@ KNOWN_NOISE = re.compile(
     rb"All log messages before absl::InitializeLog"
     rb"|oneDNN custom operations are on"
     rb"|cpu_feature_guard\.cc|This TensorFlow binary is optimized|To enable the following instructions"
+    rb"|Could not find cuda drivers on your machine|failed call to cuInit"
     rb"|meta_optimizer\.cc:\d+\] remapper failed"
 )
 
