@@ -120,7 +120,7 @@ class _CellProgress:
         if self._timer is not None:
             self._timer.cancel()
 
-    on_cell_complete = _cancel
+    on_cell_executed = _cancel  # nbclient's on_cell_complete fires when the request is sent, not answered
 
 
 def execute_notebooks(names, quick, in_place, timeout):
@@ -139,7 +139,7 @@ def execute_notebooks(names, quick, in_place, timeout):
         progress = _CellProgress(path.stem[:2], notebook.cells)
         client = nbclient.NotebookClient(
             notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-            on_cell_execute=progress.on_cell_execute, on_cell_complete=progress.on_cell_complete,
+            on_cell_execute=progress.on_cell_execute, on_cell_executed=progress.on_cell_executed,
         )
         try:
             client.execute()
@@ -148,7 +148,7 @@ def execute_notebooks(names, quick, in_place, timeout):
             status = "FAILED"
             print(str(error)[-3000:], file=sys.stderr)
         finally:
-            progress.on_cell_complete()
+            progress.on_cell_executed()
         seconds = time.perf_counter() - start
         nbformat.write(notebook, out_dir / path.name)
         figures = extract_figures(notebook, BUILD / "figures" / path.stem)
