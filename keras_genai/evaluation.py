@@ -97,7 +97,7 @@ class ConfidenceReport:
     """How a classifier trained on real digits sees a set of samples."""
 
     confident_fraction: float  # share of samples whose top class has probability >= threshold
-    classes_found: int  # distinct digits among the confident samples
+    classes_found: int  # distinct digits among the confident samples (one confident sample is enough)
     class_counts: np.ndarray  # confident samples per digit
     threshold: float
 
@@ -234,7 +234,8 @@ def kid(features_a, features_b, subsets=50, subset_size=500, seed=0):
     Returns (mean, standard error of the mean over subsets). Unbiased, so two samples of
     the same distribution give values scattered around 0 (negative ones included). The
     standard error only covers the choice of subsets of these two sets, not the variation
-    between fresh samples, so it understates the uncertainty of the comparison.
+    between fresh samples; the subsets overlap heavily, so it is only a rough guide (notebook 07
+    compares it with the spread over fresh samples: the two are of the same order).
     """
     a, b = _feature_pair(features_a, features_b, ("features_a", "features_b"))
     subsets = _checks.check_positive_int(subsets, "subsets")
