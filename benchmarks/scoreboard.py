@@ -302,7 +302,7 @@ def write_results(board, path, quick):
         "- **FID, KID**: distance between the classifier-feature distributions of the samples and the training "
         "digits (lower is better; the held-out row is what real digits score). FID is biased upwards for small "
         "samples, so compare only rows with the same number of samples. KID's ± is the standard error over "
-        "random subsets of *these* samples; the scatter between fresh samples is larger.",
+        "random subsets of *these* samples, not the scatter between fresh samples (notebook 07 compares the two).",
         "- **KID** is printed as computed (unbiased MMD² with the cubic kernel), not ×10³ as many papers print "
         "it, and on the classifier's 128 features rather than Inception-v3's 2,048: compare it only within "
         "this table.",
