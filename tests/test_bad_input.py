@@ -130,3 +130,17 @@ def test_unscale_images_and_stratified_split_reject_what_they_cannot_do():
         datasets.unscale_images(np.full((2, *SHAPE), 200.0), "gan")
     with pytest.raises(ValueError, match="at least one example per class"):
         datasets.stratified_split(np.zeros((10, 2)), np.arange(10) % 2, 0)
+
+
+def test_fit_still_accepts_a_python_generator_and_a_tensor():
+    vae = tiny_vae()
+    good = digits_uint8().astype("float32") / 255.0
+
+    def batches():
+        while True:
+            yield (good[:8],)  # Keras wants (inputs,) or (inputs, targets) from a generator
+
+    vae.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)
+    vae.fit(tf.constant(good), epochs=1, batch_size=8, verbose=0)
+    with pytest.raises(ValueError, match=r"must have values in \[0.0, 1.0\]"):
+        vae.fit(tf.constant(2 * good - 1), epochs=1, batch_size=8, verbose=0)

@@ -21,6 +21,12 @@ def images_of(data):
     return data[0] if isinstance(data, (tuple, list)) else data
 
 
+def _in_memory(data):
+    """Arrays and tensors (which fit() can check and shuffle), as opposed to pipelines and generators."""
+    images = images_of(data)
+    return isinstance(images, (np.ndarray, list)) or keras.ops.is_tensor(images)
+
+
 class GenerativeModel(keras.Model):
     """Base class: Mean trackers exposed by `metrics`, and early input checks in fit/evaluate.
 
@@ -62,8 +68,10 @@ class GenerativeModel(keras.Model):
                 )
             batch = images_of(next(iter(data.take(1))))
             array = self.check_inputs(np.asarray(batch), f"{name} (first batch)")
-        else:
+        elif _in_memory(data):
             array = self.check_inputs(images_of(data), name)
+        else:  # a generator or keras.utils.PyDataset: nothing to inspect before Keras streams it
+            return
         low, high = self.value_range
         if len(self.data_shape) == 3 and low < 0 <= array.min():
             # [0, 1] digits lie inside a GAN's [-1, 1], so the range check alone passes them; but images
@@ -81,7 +89,7 @@ class GenerativeModel(keras.Model):
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         self._check_fit_data(x, validation_data)
-        if hasattr(x, "element_spec"):  # a tf.data pipeline shuffles itself; Keras warns about shuffle=True
+        if not _in_memory(x):  # a pipeline or generator shuffles itself; Keras warns about shuffle=True
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
