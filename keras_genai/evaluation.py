@@ -289,8 +289,11 @@ def _pairwise_distances(a, b):
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-def _knn_radii(x, k, block=1000):
-    """Distance from each point to its k-th nearest other point of the same set."""
+def knn_radii(x, k=3, block=1000):
+    """Distance from each point (row of x, shape (n, d)) to its k-th nearest other point of the same
+    set: the radius of its ball in precision/recall and density/coverage."""
+    k = _checks.check_positive_int(k, "k")
+    x = _feature_matrix(x, "x", min_rows=k + 1)
     radii = []
     for start in range(0, len(x), block):
         d = _pairwise_distances(x[start:start + block], x)
@@ -322,8 +325,8 @@ def precision_recall(real_features, fake_features, k=3):
     """
     k = _checks.check_positive_int(k, "k")
     real, fake = _feature_pair(real_features, fake_features, ("real_features", "fake_features"), min_rows=k + 1)
-    precision = _inside_manifold(fake, real, _knn_radii(real, k)).mean()
-    recall = _inside_manifold(real, fake, _knn_radii(fake, k)).mean()
+    precision = _inside_manifold(fake, real, knn_radii(real, k)).mean()
+    recall = _inside_manifold(real, fake, knn_radii(fake, k)).mean()
     return float(precision), float(recall)
 
 
@@ -355,7 +358,7 @@ def density_coverage(real_features, fake_features, k=3):
     """
     k = _checks.check_positive_int(k, "k")
     real, fake = _feature_pair(real_features, fake_features, ("real_features", "fake_features"), min_rows=k + 1)
-    counts, hit = _balls_containing(fake, real, _knn_radii(real, k))
+    counts, hit = _balls_containing(fake, real, knn_radii(real, k))
     return float(counts.mean() / k), float(hit.mean())
 
 
@@ -508,10 +511,10 @@ def image_scores(classifier, samples, real_test, real_train, value_range=(0.0, 1
     noise cannot hide in the large balls of a few real outliers. Heavy blur is the case they do
     not all catch: the classifier's features keep blurred digits close to real ones, so their
     precision stays near the ceiling while density, coverage, FID and confident_fraction drop.
-    confident_fraction, classes_found: from
-    confidence_report. memorised_fraction: share of samples closer (in pixels) to a training
-    digit than 99% of held-out real digits are (memorisation_check); real_test supplies that
-    baseline. All images in `value_range`. train_features: optionally
+    confident_fraction, classes_found: from confidence_report. memorised_fraction: share of
+    samples closer (in pixels) to a training digit than 99% of held-out real digits are
+    (memorisation_check); real_test supplies that baseline. All images in `value_range`.
+    train_features: optionally
     classifier.features(real_train, value_range), computed once when many sets are scored
     against the same training digits.
     """

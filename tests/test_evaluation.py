@@ -228,6 +228,16 @@ def test_precision_recall_extremes():
     assert evaluation.precision_recall(x, collapsed) == (1.0, 0.0)
 
 
+def test_knn_radii_match_sorted_distances_and_reject_bad_input():
+    x = np.random.default_rng(14).normal(size=(60, 3))
+    expected = np.sort(scipy.spatial.distance.cdist(x, x), axis=1)[:, 3]  # column 0: the point itself
+    np.testing.assert_allclose(evaluation.knn_radii(x, k=3, block=7), expected)
+    with pytest.raises(ValueError, match="at least 4"):
+        evaluation.knn_radii(np.zeros((3, 2)), k=3)
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_features\)"):
+        evaluation.knn_radii(np.zeros(10))
+
+
 def test_precision_recall_needs_more_than_k_samples():
     with pytest.raises(ValueError, match="at least 4"):
         evaluation.precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
