@@ -6,11 +6,11 @@ _native_logs.filter_stderr()  # before TensorFlow loads: its import notices are 
 
 from keras_genai import callbacks, datasets, evaluation, losses, models, nets, plotting
 from keras_genai.config import is_offline, is_quick_run
-from keras_genai.models import GAN, VAE, Autoencoder
+from keras_genai.models import GAN, VAE, WGANGP, Autoencoder, ConditionalGAN, ConditionalVAE
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GAN", "VAE", "Autoencoder", "callbacks", "datasets", "evaluation", "is_offline",
+    "GAN", "VAE", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "callbacks", "datasets", "evaluation", "is_offline",
     "is_quick_run", "losses", "models", "nets", "plotting",
 ]

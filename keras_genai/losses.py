@@ -61,6 +61,39 @@ GENERATOR_LOSSES = {
 }
 
 
+# --- Wasserstein GANs ----------------------------------------------------------------------
+# The critic f outputs an unbounded score, higher for "more real" (not a probability). By the
+# Kantorovich-Rubinstein duality, W(p_data, p_G) = max over 1-Lipschitz f of E f(x) - E f(G(z)):
+# the critic maximises that difference and the generator minimises it.
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """Per-example f(G(z)) - f(x): the critic minimises this, i.e. maximises E f(x) - E f(G(z))."""
+    return ops.reshape(fake_scores, (-1,)) - ops.reshape(real_scores, (-1,))
+
+
+def wasserstein_generator_loss(fake_scores):
+    """Per-example -f(G(z)): the generator raises the critic's score of its samples."""
+    return -ops.reshape(fake_scores, (-1,))
+
+
+def gradient_penalty(critic, real, fake, alpha):
+    """Per-example (||grad_x f(x_hat)||_2 - 1)^2 at x_hat = alpha * x + (1 - alpha) * G(z).
+
+    Gulrajani et al. (2017): the optimal critic has gradient norm 1 almost everywhere on the
+    lines between real and generated points, so penalising the norm's distance from 1 there
+    softly enforces the 1-Lipschitz constraint the duality needs. `critic` maps a batch to
+    scores; `alpha` holds one uniform [0, 1] draw per example, broadcastable against `real`.
+    """
+    interpolates = alpha * real + (1.0 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(interpolates)
+        # Each score depends on its own example only, so the gradient of the sum is per example.
+        total = ops.sum(critic(interpolates))
+    grads = tape.gradient(total, interpolates)
+    norms = ops.sqrt(_flat_sum(ops.square(grads)) + 1e-12)  # epsilon: sqrt has no gradient at 0
+    return ops.square(norms - 1.0)
+
+
 # --- VAEs and autoencoders ------------------------------------------------------------
 
 def gaussian_kl(z_mean, z_log_var):

@@ -34,6 +34,21 @@ def _check_output(model, expected):
     return model
 
 
+def _label_input(num_classes):
+    """An integer class-index input of shape (batch,), and its one-hot encoding."""
+    num_classes = _checks.check_positive_int(num_classes, "num_classes")
+    label = keras.Input((), dtype="int32", name="label")
+    return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="one_hot_label")(label)
+
+
+def _with_label(inputs, num_classes):
+    """The network inputs: `inputs` alone, or [inputs, label] with the one-hot label to concatenate."""
+    if num_classes is None:
+        return inputs, None
+    label, one_hot = _label_input(num_classes)
+    return [inputs, label], one_hot
+
+
 def mlp_generator(latent_dim, output_shape, hidden=(256, 512), output_activation="tanh", name="generator"):
     """z -> Dense layers -> an output of `output_shape` (an image or a 2-D point)."""
     latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
@@ -74,13 +89,18 @@ def _check_filters(filters, kernel_size):
     return filters, _checks.check_positive_int(kernel_size, "kernel_size")
 
 
-def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), kernel_size=4, name="generator"):
+def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), kernel_size=4, num_classes=None,
+                    synchronized_batchnorm=False, name="generator"):
     """DCGAN generator: Dense -> reshape to (h/2^k, w/2^k, filters[0]) -> k stride-2
     transposed convolutions with BatchNorm + ReLU -> tanh image in [-1, 1].
 
     k = len(filters); each transposed convolution doubles the side (7 -> 14 -> 28), so the
     image height and width must be divisible by 2^k (three layers from 7x7 would give 56x56).
     kernel_size 4 is divisible by the stride 2, which avoids checkerboard artefacts.
+    num_classes: a conditional generator taking [z, label]; the one-hot label is concatenated
+    to z, so every layer can use it (Mirza & Osindero 2014).
+    synchronized_batchnorm: under tf.distribute, BatchNorm computes its batch statistics over
+    the global batch instead of each replica's share (slower: one all-reduce per layer).
     """
     latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
     filters, kernel_size = _check_filters(filters, kernel_size)
@@ -88,71 +108,101 @@ def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), ke
     factor = 2 ** len(filters)
     start = (height // factor, width // factor, filters[0])
     z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(math.prod(start), use_bias=False)(z)  # BatchNorm's beta is the bias
-    h = layers.BatchNormalization()(h)
+    inputs, one_hot = _with_label(z, num_classes)
+    h = z if one_hot is None else layers.Concatenate()([z, one_hot])
+    h = layers.Dense(math.prod(start), use_bias=False)(h)  # BatchNorm's beta is the bias
+    h = layers.BatchNormalization(synchronized=synchronized_batchnorm)(h)
     h = layers.ReLU()(h)
     h = layers.Reshape(start)(h)
     for f in filters[1:]:
         h = layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=False)(h)
-        h = layers.BatchNormalization()(h)
+        h = layers.BatchNormalization(synchronized=synchronized_batchnorm)(h)
         h = layers.ReLU()(h)
     image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh")(h)
-    return _check_output(keras.Model(z, image, name=name), (height, width, channels))
+    return _check_output(keras.Model(inputs, image, name=name), (height, width, channels))
 
 
-def dcgan_discriminator(image_shape=(28, 28, 1), filters=(32, 64), kernel_size=4, dropout=0.0, name="discriminator"):
-    """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2) -> one logit."""
+CONDITIONINGS = {"projection", "concat"}
+
+
+def dcgan_discriminator(image_shape=(28, 28, 1), filters=(32, 64), kernel_size=4, dropout=0.0, num_classes=None,
+                        conditioning="projection", name="discriminator"):
+    """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2) -> one logit.
+
+    Also the WGAN-GP critic (it has no BatchNorm). num_classes: a conditional discriminator
+    taking [image, label], with the label entering by `conditioning`:
+    "projection" (Miyato & Koyama 2018): logit = w . phi(x) + b + embed(y) . phi(x), where phi(x)
+        are the last features. The label asks "does x have the features of class y" at the
+        end, where the features are most class-specific, for 10 x len(phi) weights.
+    "concat": a learned (height, width) map per label joins the image as an extra input
+        channel (the common Keras tutorial design), so the first convolution sees it.
+    """
     filters, kernel_size = _check_filters(filters, kernel_size)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     image_shape = _check_image_shape(image_shape, len(filters))
+    _checks.check_choice(conditioning, CONDITIONINGS, "conditioning")
     x = keras.Input(image_shape, name="image")
+    inputs, one_hot = _with_label(x, num_classes)
     h = x
+    if one_hot is not None and conditioning == "concat":
+        label_map = layers.Dense(image_shape[0] * image_shape[1], name="label_map")(one_hot)
+        h = layers.Concatenate()([x, layers.Reshape((*image_shape[:2], 1))(label_map)])
     for f in filters:
         h = layers.Conv2D(f, kernel_size, strides=2, padding="same")(h)
         h = layers.LeakyReLU(0.2)(h)
         if dropout:
             h = layers.Dropout(dropout)(h)
-    h = layers.Flatten()(h)
-    logit = layers.Dense(1, name="logit")(h)
-    return keras.Model(x, logit, name=name)
+    features = layers.Flatten()(h)
+    logit = layers.Dense(1, name="logit")(features)
+    if one_hot is not None and conditioning == "projection":
+        class_embedding = layers.Dense(features.shape[-1], use_bias=False, name="class_embedding")(one_hot)
+        logit = layers.Add(name="projected_logit")([logit, layers.Dot(axes=1)([class_embedding, features])])
+    return keras.Model(inputs, logit, name=name)
 
 
 def conv_encoder(image_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), dense=128, variational=True,
-                 convs_per_level=1, name="encoder"):
+                 convs_per_level=1, num_classes=None, name="encoder"):
     """Image -> stride-2 convolutions -> Dense -> z, or [z_mean, z_log_var] if variational.
 
     convs_per_level=2 follows each stride-2 convolution with a 3x3 stride-1 one of the same
     width (more depth for few weights); dense=0 drops the hidden Dense layer.
     The log-variance is an unconstrained real number; exp() makes the variance positive.
+    num_classes: a conditional encoder q(z | x, y) taking [image, label]; the one-hot label
+    joins the flattened convolutional features.
     """
     latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
     convs_per_level = _checks.check_positive_int(convs_per_level, "convs_per_level")
     image_shape = _check_image_shape(image_shape, len(filters))
     x = keras.Input(image_shape, name="image")
+    inputs, one_hot = _with_label(x, num_classes)
     h = x
     for f in filters:
         h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(h)
         for _ in range(convs_per_level - 1):
             h = layers.Conv2D(f, 3, padding="same", activation="relu")(h)
     h = layers.Flatten()(h)
+    if one_hot is not None:
+        h = layers.Concatenate()([h, one_hot])
     if dense:
         h = layers.Dense(dense, activation="relu")(h)
     if not variational:
-        return keras.Model(x, layers.Dense(latent_dim, name="z")(h), name=name)
+        return keras.Model(inputs, layers.Dense(latent_dim, name="z")(h), name=name)
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
-    return keras.Model(x, [z_mean, z_log_var], name=name)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
 
 
 def conv_decoder(latent_dim=2, image_shape=(28, 28, 1), filters=(64, 32), dense=128, output_activation="sigmoid",
-                 convs_per_level=1, name="decoder"):
+                 convs_per_level=1, num_classes=None, name="decoder"):
     """z -> Dense -> reshape -> stride-2 transposed convolutions -> image.
 
     convs_per_level=2 follows each transposed convolution with a 3x3 stride-1 convolution of
     the same width; dense=0 drops the hidden Dense layer (z goes straight to the first grid).
     output_activation="sigmoid" for an autoencoder in [0, 1]; None (logits) for a VAE,
     whose likelihood turns the logits into Bernoulli probabilities or Gaussian means.
+    num_classes: a conditional decoder p(x | z, y) taking [z, label]; the one-hot label is
+    concatenated to z.
     """
     latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
     convs_per_level = _checks.check_positive_int(convs_per_level, "convs_per_level")
@@ -160,7 +210,8 @@ def conv_decoder(latent_dim=2, image_shape=(28, 28, 1), filters=(64, 32), dense=
     factor = 2 ** len(filters)
     start = (height // factor, width // factor, filters[0])
     z = keras.Input((latent_dim,), name="z")
-    h = z
+    inputs, one_hot = _with_label(z, num_classes)
+    h = z if one_hot is None else layers.Concatenate()([z, one_hot])
     if dense:
         h = layers.Dense(dense, activation="relu")(h)
     h = layers.Dense(math.prod(start), activation="relu")(h)
@@ -170,7 +221,7 @@ def conv_decoder(latent_dim=2, image_shape=(28, 28, 1), filters=(64, 32), dense=
         for _ in range(convs_per_level - 1):
             h = layers.Conv2D(f, 3, padding="same", activation="relu")(h)
     image = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="pixels")(h)
-    return _check_output(keras.Model(z, image, name=name), (height, width, channels))
+    return _check_output(keras.Model(inputs, image, name=name), (height, width, channels))
 
 
 # The package's default VAE networks (notebook 02, recipes.vae(), the benchmarks), chosen on a
@@ -179,12 +230,15 @@ def conv_decoder(latent_dim=2, image_shape=(28, 28, 1), filters=(64, 32), dense=
 # stride-2 one lowered the validation negative ELBO by several nats in our runs, with fewer weights.
 # benchmarks/vae_benchmark.py measures the result against the Keras example's VAE.
 
-def vae_encoder(image_shape=(28, 28, 1), latent_dim=32, name="encoder"):
-    """The default VAE encoder: image -> 2 x (stride-2 conv, conv) with 32, 64 filters -> [z_mean, z_log_var]."""
-    return conv_encoder(image_shape, latent_dim, filters=(32, 64), dense=0, convs_per_level=2, name=name)
+def vae_encoder(image_shape=(28, 28, 1), latent_dim=32, num_classes=None, name="encoder"):
+    """The default VAE encoder: image -> 2 x (stride-2 conv, conv) with 32, 64 filters -> [z_mean, z_log_var]
+    (num_classes: also the label, for a ConditionalVAE)."""
+    return conv_encoder(image_shape, latent_dim, filters=(32, 64), dense=0, convs_per_level=2,
+                        num_classes=num_classes, name=name)
 
 
-def vae_decoder(latent_dim=32, image_shape=(28, 28, 1), name="decoder"):
-    """The default VAE decoder: z -> 7x7x64 -> 2 x (stride-2 transposed conv, conv) with 64, 32 filters -> logits."""
+def vae_decoder(latent_dim=32, image_shape=(28, 28, 1), num_classes=None, name="decoder"):
+    """The default VAE decoder: z -> 7x7x64 -> 2 x (stride-2 transposed conv, conv) with 64, 32 filters -> logits
+    (num_classes: also the label, for a ConditionalVAE)."""
     return conv_decoder(latent_dim, image_shape, filters=(64, 32), dense=0, output_activation=None,
-                        convs_per_level=2, name=name)
+                        convs_per_level=2, num_classes=num_classes, name=name)

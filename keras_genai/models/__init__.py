@@ -1,7 +1,12 @@
 """Subclassed models that own their training procedure, one family per module."""
 
 from keras_genai.models.autoencoder import Autoencoder
+from keras_genai.models.conditional import ConditionalGAN, ConditionalVAE
 from keras_genai.models.gan import GAN, default_gan_optimizer
 from keras_genai.models.vae import VAE
+from keras_genai.models.wgan import WGANGP, default_wgan_optimizer
 
-__all__ = ["Autoencoder", "GAN", "VAE", "default_gan_optimizer"]
+__all__ = [
+    "GAN", "VAE", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "default_gan_optimizer",
+    "default_wgan_optimizer",
+]

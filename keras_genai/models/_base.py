@@ -2,6 +2,8 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
+from keras import ops
 
 from keras_genai import _checks
 
@@ -19,6 +21,23 @@ def deserialize_nets(config, *names):
 def images_of(data):
     """A batch from fit() is images, or (images, labels/targets): keep the images."""
     return data[0] if isinstance(data, (tuple, list)) else data
+
+
+def draw_for_replica(draw, batch_size):
+    """This replica's rows of one random draw for the global batch; `draw(n)` returns n rows.
+
+    Under tf.distribute every replica holds a copy of the model's SeedGenerator in the same state,
+    so each replica drawing its own rows would give every replica the *same* noise. Instead each
+    draws the rows of the whole global batch (identical everywhere) and keeps its own slice, which
+    are the numbers one device draws for those examples: training is the same with or without
+    the strategy (tests/test_distribute.py). On one device this is draw(batch_size).
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = 1 if context is None else context.num_replicas_in_sync
+    if replicas == 1:
+        return draw(batch_size)
+    start = context.replica_id_in_sync_group * batch_size
+    return draw(batch_size * replicas)[start:start + batch_size]
 
 
 def _in_memory(data):
@@ -82,19 +101,20 @@ class GenerativeModel(keras.Model):
                 '(the AE/VAE\'s [0, 1]). Use keras_genai.datasets.scale_images(x, "gan") for [-1, 1].'
             )
 
-    def _check_fit_data(self, x, validation_data):
-        self._check_data(x, "x")
+    def _check_fit_data(self, x, y, validation_data):
+        # Arrays given as x and y are checked like a validation_data tuple (x, y).
+        self._check_data(x if y is None else (x, y), "x")
         if validation_data is not None:
             self._check_data(validation_data, "validation_data")
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        self._check_fit_data(x, validation_data)
+        self._check_fit_data(x, y, validation_data)
         if not _in_memory(x):  # a pipeline or generator shuffles itself; Keras warns about shuffle=True
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_fit_data(x, None)
+        self._check_fit_data(x, y, None)
         return super().evaluate(x, y, *args, **kwargs)
 
     def save(self, filepath, *args, **kwargs):
@@ -116,3 +136,56 @@ class GenerativeModel(keras.Model):
         z = _checks.as_float_array(z, "z")
         _checks.check_shape(z, (self.latent_dim,), "z")
         return _checks.check_finite(z, "z")
+
+
+class LabelConditioned:
+    """Mixin for models that generate from a class label as well as a latent code.
+
+    Training data are (images, labels): fit(x, y=labels) or a tf.data pipeline of (images, labels)
+    pairs, labels being integer class indices in [0, num_classes).
+    """
+
+    def _set_num_classes(self, num_classes):
+        self.num_classes = _checks.check_positive_int(num_classes, "num_classes")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+
+    def check_labels(self, labels, n=None, name="labels"):
+        return _checks.check_labels(labels, self.num_classes, n, name)
+
+    @staticmethod
+    def _split(data):
+        return data[0], ops.reshape(ops.cast(data[1], "int32"), (-1,))
+
+    def _check_data(self, data, name):
+        super()._check_data(data, name)
+        need = (f"{type(self).__name__} trains on (images, labels): pass fit(x, y=labels) or a dataset of "
+                f"(images, labels) pairs, with integer labels in [0, {self.num_classes - 1}]")
+        if hasattr(data, "element_spec"):
+            spec = data.element_spec
+            if not isinstance(spec, (tuple, list)) or len(spec) < 2:
+                raise ValueError(f"{name} yields images only. {need}")
+            if not spec[1].dtype.is_integer:
+                raise TypeError(f"{name} yields {spec[1].dtype.name} labels. {need}")
+            images, labels = next(iter(data.take(1)))[:2]
+            self.check_labels(np.asarray(labels), len(images), f"{name} labels (first batch)")
+        elif _in_memory(data):
+            if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
+                raise ValueError(f"{name} comes without labels. {need}")
+            self.check_labels(data[1], len(data[0]), f"{name} labels")
+
+    def _labels_and_latent(self, n, labels, z, seed):
+        """The checked labels and latent codes of a generate() call: one label per sample, or a
+        single label for all n samples (or all rows of z)."""
+        if labels is None:
+            raise ValueError(f"{type(self).__name__}.generate needs labels=: the class of each sample "
+                             f"(integers in [0, {self.num_classes - 1}]), or one class for all n samples")
+        if z is not None:
+            z = self._latent(z=z)
+        count = len(z) if z is not None else n
+        if np.ndim(labels) == 0:
+            if count is None:
+                raise ValueError("a single label needs n (or z) to say how many samples to generate")
+            labels = np.full(_checks.check_positive_int(count, "n"), labels)
+        labels = self.check_labels(labels, count)
+        return labels, (self._latent(len(labels), None, seed) if z is None else z)

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
+from keras_genai.models._base import GenerativeModel, deserialize_nets, draw_for_replica, images_of, serialize_nets
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -68,7 +68,10 @@ class Autoencoder(GenerativeModel):
     def add_noise(self, x):
         if not self.noise_std:
             return x
-        noise = keras.random.normal(ops.shape(x), stddev=self.noise_std, seed=self.seed_generator)
+        noise = draw_for_replica(
+            lambda n: keras.random.normal((n, *self.data_shape), stddev=self.noise_std, seed=self.seed_generator),
+            ops.shape(x)[0],
+        )
         return ops.clip(x + noise, 0.0, 1.0)
 
     def mask_square(self, x):
@@ -76,9 +79,14 @@ class Autoencoder(GenerativeModel):
         if not self.mask_size:
             return x
         height, width = self.data_shape[:2]
-        shape = (ops.shape(x)[0], 1, 1, 1)
-        top = keras.random.randint(shape, 0, height - self.mask_size + 1, seed=self.seed_generator)
-        left = keras.random.randint(shape, 0, width - self.mask_size + 1, seed=self.seed_generator)
+        top, left = (
+            draw_for_replica(
+                lambda n, side=side: keras.random.randint((n, 1, 1, 1), 0, side - self.mask_size + 1,
+                                                          seed=self.seed_generator),
+                ops.shape(x)[0],
+            )
+            for side in (height, width)
+        )
         rows = ops.reshape(ops.arange(height), (1, height, 1, 1))
         cols = ops.reshape(ops.arange(width), (1, 1, width, 1))
         inside = (rows >= top) & (rows < top + self.mask_size) & (cols >= left) & (cols < left + self.mask_size)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
+from keras_genai.models._base import GenerativeModel, deserialize_nets, draw_for_replica, images_of, serialize_nets
 
 
 def default_gan_optimizer():
@@ -30,13 +30,17 @@ class GAN(GenerativeModel):
 
     compile() keeps Keras' jit_compile="auto", which means plain graph mode on a CPU: XLA did not
     make the DCGAN's train step faster there (benchmarks/dcgan_benchmark.py measures both).
+    Under tf.distribute, build and compile the model inside strategy.scope() (as for any Keras
+    model); compile() creates the optimizers' variables there.
     """
+
+    TRACKERS = ("d_loss", "g_loss", "d_acc")
+    NETWORKS = ("generator", "discriminator")  # the config keys of the two networks
 
     def __init__(self, generator, discriminator, d_steps=1, value_range=(-1.0, 1.0), seed=None, **kwargs):
         super().__init__(**kwargs)
         self.generator, self.discriminator = generator, discriminator
-        self.latent_dim = int(generator.input_shape[-1])
-        self.data_shape = tuple(discriminator.input_shape[1:])
+        self.latent_dim, self.data_shape = self._network_shapes(generator, discriminator)
         if tuple(generator.output_shape[1:]) != self.data_shape:
             raise ValueError(
                 f"generator output shape {generator.output_shape[1:]} differs from the "
@@ -50,8 +54,17 @@ class GAN(GenerativeModel):
         self.value_range = tuple(float(v) for v in value_range)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._make_trackers("d_loss", "g_loss", "d_acc")
+        self._make_trackers(*self.TRACKERS)
         self.built = True
+
+    @staticmethod
+    def _network_shapes(generator, discriminator):
+        """(latent_dim, data_shape) of single-input networks z -> x and x -> logit."""
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            if isinstance(net.input_shape, list):
+                raise ValueError(f"the {name} takes {len(net.input_shape)} inputs; GAN networks take one "
+                                 "(for label-conditioned networks use keras_genai.models.ConditionalGAN)")
+        return int(generator.input_shape[-1]), tuple(discriminator.input_shape[1:])
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", label_smoothing=0.0, **kwargs):
         """loss: "non_saturating" or "minimax" generator loss.
@@ -65,6 +78,7 @@ class GAN(GenerativeModel):
                 raise TypeError(f"{name} must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}")
         self.d_optimizer = d_optimizer or default_gan_optimizer()
         self.g_optimizer = g_optimizer or default_gan_optimizer()
+        self._build_optimizers()
         self.loss_name = _checks.check_choice(loss, set(losses.GENERATOR_LOSSES), "loss")
         self.generator_loss = losses.GENERATOR_LOSSES[loss]
         if not 0.0 <= label_smoothing < 1.0:
@@ -82,51 +96,69 @@ class GAN(GenerativeModel):
     def compile_from_config(self, config):
         config = deserialize_nets(dict(config), "d_optimizer", "g_optimizer")
         self.compile(**config)
-        # Create the optimizer slots now so load_model can restore their saved values.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _build_optimizers(self):
+        # Created here, not lazily inside the first train step: under tf.distribute, variables must
+        # be created in the strategy's scope, and load_model restores saved slots into them.
+        for optimizer, net in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
+            if not optimizer.built:
+                optimizer.build(net.trainable_variables)
+
+    # The hooks a label-conditioned subclass overrides: what a batch holds, how fakes are made and
+    # how the discriminator scores a batch. Here the labels are always None.
+    @staticmethod
+    def _split(data):
+        return images_of(data), None
 
     def _noise(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return draw_for_replica(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size
+        )
 
-    def _discriminator_figures(self, real, fake, training):
-        real_logits = self.discriminator(real, training=training)
-        fake_logits = self.discriminator(fake, training=training)
+    def _fake(self, batch_size, labels, training):
+        return self.generator(self._noise(batch_size), training=training)
+
+    def _score(self, x, labels, training):
+        return self.discriminator(x, training=training)
+
+    def _discriminator_figures(self, real, fake, labels, training):
+        real_logits = self._score(real, labels, training)
+        fake_logits = self._score(fake, labels, training)
         per_example = losses.discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
         correct = ops.concatenate([ops.cast(real_logits > 0, "float32"), ops.cast(fake_logits < 0, "float32")])
         return per_example, ops.mean(correct)
 
-    def _discriminator_step(self, real, fake):
+    def _discriminator_step(self, real, fake, labels):
         with tf.GradientTape() as tape:
-            d_per_example, d_acc = self._discriminator_figures(real, fake, training=True)
+            d_per_example, d_acc = self._discriminator_figures(real, fake, labels, training=True)
             d_loss = losses.reduce_for_replicas(d_per_example)
         grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
         return d_per_example, d_acc
 
     def train_step(self, data):
-        real = images_of(data)
+        real, labels = self._split(data)
         batch_size = ops.shape(real)[0]
         # One generator forward pass serves both updates (as in PyTorch's DCGAN example):
         # D is updated on these fakes first, then G is scored by the *updated* D, so the
         # updates still alternate but G runs forward once per step instead of twice.
         with tf.GradientTape() as g_tape:
-            fake = self.generator(self._noise(batch_size), training=True)
+            fake = self._fake(batch_size, labels, training=True)
             with g_tape.stop_recording():
                 for _ in range(self.d_steps - 1):  # extra D updates, each on fresh fakes
-                    self._discriminator_step(real, self.generator(self._noise(batch_size), training=True))
-                d_per_example, d_acc = self._discriminator_step(real, fake)
-            g_per_example = self.generator_loss(self.discriminator(fake, training=True))
+                    self._discriminator_step(real, self._fake(batch_size, labels, training=True), labels)
+                d_per_example, d_acc = self._discriminator_step(real, fake, labels)
+            g_per_example = self.generator_loss(self._score(fake, labels, training=True))
             g_loss = losses.reduce_for_replicas(g_per_example)
         grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
         return self._update_trackers(d_loss=ops.mean(d_per_example), g_loss=ops.mean(g_per_example), d_acc=d_acc)
 
     def test_step(self, data):
-        real = images_of(data)
-        fake = self.generator(self._noise(ops.shape(real)[0]), training=False)
-        d_per_example, d_acc = self._discriminator_figures(real, fake, training=False)
-        g_per_example = self.generator_loss(self.discriminator(fake, training=False))
+        real, labels = self._split(data)
+        fake = self._fake(ops.shape(real)[0], labels, training=False)
+        d_per_example, d_acc = self._discriminator_figures(real, fake, labels, training=False)
+        g_per_example = self.generator_loss(self._score(fake, labels, training=False))
         return self._update_trackers(d_loss=ops.mean(d_per_example), g_loss=ops.mean(g_per_example), d_acc=d_acc)
 
     def call(self, z, training=False):
@@ -134,19 +166,26 @@ class GAN(GenerativeModel):
 
     def generate(self, n=None, z=None, seed=None, batch_size=1000):
         """Samples G(z) for z ~ N(0, I) drawn with `seed` (or the given z), in value_range."""
-        z = self._latent(n, z, seed)
+        return self._generate_in_batches([self._latent(n, z, seed)], batch_size)
+
+    def _generate_in_batches(self, inputs, batch_size):
+        batch_size = _checks.check_positive_int(batch_size, "batch_size")
         # Plain calls, not predict(): predict retraces (and warns) for every new final-batch size.
-        return np.concatenate([ops.convert_to_numpy(self.generator(z[i:i + batch_size], training=False))
-                               for i in range(0, len(z), batch_size)])
+        return np.concatenate([
+            ops.convert_to_numpy(self.generator([ops.convert_to_tensor(x[i:i + batch_size]) for x in inputs]
+                                                if len(inputs) > 1 else inputs[0][i:i + batch_size], training=False))
+            for i in range(0, len(inputs[0]), batch_size)
+        ])
 
     def discriminate(self, x):
         """D's probability that each example is real."""
         return ops.convert_to_numpy(ops.sigmoid(self.discriminator(self.check_inputs(x), training=False)))[:, 0]
 
     def get_config(self):
+        generator_key, discriminator_key = self.NETWORKS
         return {
             **super().get_config(),
-            **serialize_nets(generator=self.generator, discriminator=self.discriminator),
+            **serialize_nets(**{generator_key: self.generator, discriminator_key: self.discriminator}),
             "d_steps": self.d_steps,
             "value_range": list(self.value_range),
             "seed": self.seed,
@@ -154,4 +193,4 @@ class GAN(GenerativeModel):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**deserialize_nets(dict(config), "generator", "discriminator"))
+        return cls(**deserialize_nets(dict(config), *cls.NETWORKS))

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
+from keras_genai.models._base import GenerativeModel, deserialize_nets, draw_for_replica, images_of, serialize_nets
 
 LIKELIHOODS = {"bernoulli", "gaussian"}
 # Starting pixel standard deviation of the Gaussian decoder. Starting at 1 (wider than the whole
@@ -48,12 +48,15 @@ class VAE(GenerativeModel):
         self.likelihood = _checks.check_choice(likelihood, LIKELIHOODS, "likelihood")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.data_shape = tuple(encoder.input_shape[1:])
+        self.data_shape = self._input_shape(encoder, "encoder")
         self.latent_dim = int(encoder.output[0].shape[-1])
         if int(encoder.output[1].shape[-1]) != self.latent_dim:
             raise ValueError(
                 f"z_mean has {self.latent_dim} dimensions but z_log_var has {encoder.output[1].shape[-1]}"
             )
+        if self._input_shape(decoder, "decoder") != (self.latent_dim,):
+            raise ValueError(f"the decoder takes inputs of shape {self._input_shape(decoder, 'decoder')}, "
+                             f"but the encoder's latent codes have shape ({self.latent_dim},)")
         if tuple(decoder.output_shape[1:]) != self.data_shape:
             raise ValueError(
                 f"decoder output shape {decoder.output_shape[1:]} differs from encoder input {self.data_shape}"
@@ -66,9 +69,31 @@ class VAE(GenerativeModel):
         self._make_trackers("loss", "reconstruction", "kl", "neg_elbo")
         self.built = True
 
+    @staticmethod
+    def _input_shape(net, name):
+        """The per-example shape of a network's one input (images for the encoder, z for the decoder)."""
+        if isinstance(net.input_shape, list):
+            raise ValueError(f"the {name} takes {len(net.input_shape)} inputs; a VAE's networks take one "
+                             "(for label-conditioned networks use keras_genai.models.ConditionalVAE)")
+        return tuple(net.input_shape[1:])
+
+    # The hooks a label-conditioned subclass overrides; here the labels are always None.
+    @staticmethod
+    def _split(data):
+        return images_of(data), None
+
+    def _encode(self, x, labels, training):
+        return self.encoder(x, training=training)
+
+    def _decode(self, z, labels, training):
+        return self.decoder(z, training=training)
+
     def reparameterize(self, z_mean, z_log_var, seed_generator=None):
         """z = mu + sigma * eps with eps ~ N(0, I): the randomness sits outside the gradient path."""
-        eps = keras.random.normal(ops.shape(z_mean), seed=seed_generator or self.seed_generator)
+        seed_generator = seed_generator or self.seed_generator
+        eps = draw_for_replica(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=seed_generator), ops.shape(z_mean)[0]
+        )
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def reconstruction_nll(self, x, logits):
@@ -77,11 +102,11 @@ class VAE(GenerativeModel):
         log_var = ops.broadcast_to(self.decoder_log_var, ops.shape(x))
         return losses.gaussian_nll(x, ops.sigmoid(logits), log_var)
 
-    def _figures(self, x, training, seed_generator=None):
+    def _figures(self, x, labels, training, seed_generator=None):
         """Per-example reconstruction NLL and KL, both in nats."""
-        z_mean, z_log_var = self.encoder(x, training=training)
+        z_mean, z_log_var = self._encode(x, labels, training)
         z = self.reparameterize(z_mean, z_log_var, seed_generator)
-        reconstruction = self.reconstruction_nll(x, self.decoder(z, training=training))
+        reconstruction = self.reconstruction_nll(x, self._decode(z, labels, training))
         kl = losses.gaussian_kl(z_mean, z_log_var)
         return reconstruction, kl
 
@@ -94,16 +119,17 @@ class VAE(GenerativeModel):
         )
 
     def train_step(self, data):
-        x = images_of(data)
+        x, labels = self._split(data)
         with tf.GradientTape() as tape:
-            reconstruction, kl = self._figures(x, training=True)
+            reconstruction, kl = self._figures(x, labels, training=True)
             loss = losses.reduce_for_replicas(reconstruction + self.beta * kl)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._report(reconstruction, kl)
 
     def test_step(self, data):
-        return self._report(*self._figures(images_of(data), training=False))
+        x, labels = self._split(data)
+        return self._report(*self._figures(x, labels, training=False))
 
     def call(self, x, training=False):
         """Reconstruction from the posterior mean (deterministic)."""
@@ -133,12 +159,15 @@ class VAE(GenerativeModel):
         The KL term is exact (closed form); the reconstruction term is estimated with one
         z ~ q(z|x) drawn from `seed`, so the same seed gives the same numbers.
         """
-        x = self.check_inputs(x)
+        return self._negative_elbo(self.check_inputs(x), None, batch_size, seed)
+
+    def _negative_elbo(self, x, labels, batch_size, seed):
         batch_size = _checks.check_positive_int(batch_size, "batch_size")
         generator = keras.random.SeedGenerator(seed)
         values = []
         for start in range(0, len(x), batch_size):
-            reconstruction, kl = self._figures(x[start:start + batch_size], False, generator)
+            part = slice(start, start + batch_size)
+            reconstruction, kl = self._figures(x[part], None if labels is None else labels[part], False, generator)
             values.append(ops.convert_to_numpy(reconstruction + kl))
         return np.concatenate(values)
 

@@ -1,0 +1,132 @@
+"""Class-conditional generators: the label y is an input of every network, so you choose what comes out.
+
+ConditionalGAN:  min_G max_D  E_{x,y} log D(x, y) + E_{z,y} log(1 - D(G(z, y), y))
+ConditionalVAE:  log p(x | y) >= E_{q(z|x,y)} log p(x | z, y) - KL(q(z | x, y) || p(z))
+
+Build the networks with keras_genai.nets (num_classes=...): they take [z, label] or [image, label],
+labels being integer class indices of shape (batch,).
+"""
+
+import keras
+from keras import ops
+
+from keras_genai.models._base import LabelConditioned
+from keras_genai.models.gan import GAN
+from keras_genai.models.vae import VAE
+
+
+def _tensor(labels):
+    # Keras refuses a list input mixing a tensor and a NumPy array.
+    return ops.convert_to_tensor(labels, "int32")
+
+
+def _two_input_shapes(net, name, first):
+    """(first input's per-example shape) of a network taking [first, label]."""
+    shapes = net.input_shape
+    if not isinstance(shapes, list) or len(shapes) != 2 or tuple(shapes[1][1:]) != ():
+        raise ValueError(f"the {name} must take two inputs [{first}, label] with labels of shape (batch,), "
+                         f"got input shape {shapes} (build it with keras_genai.nets and num_classes=...)")
+    return tuple(shapes[0][1:])
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class ConditionalGAN(LabelConditioned, GAN):
+    """A GAN whose generator G(z, y) and discriminator D(x, y) both see the class label.
+
+    The fakes of a training step carry the labels of the real batch, so G learns p(x | y) for
+    the labels in proportion to the data. D judges "is x a real example *of class y*": a sharp
+    image of the wrong digit is a fake, which is what forces G to obey the label.
+    Everything else (losses, d_steps, optimizers, saving) is the GAN's.
+    """
+
+    def __init__(self, generator, discriminator, num_classes, d_steps=1, value_range=(-1.0, 1.0), seed=None,
+                 **kwargs):
+        self._set_num_classes(num_classes)
+        super().__init__(generator, discriminator, d_steps=d_steps, value_range=value_range, seed=seed, **kwargs)
+
+    @staticmethod
+    def _network_shapes(generator, discriminator):
+        latent_shape = _two_input_shapes(generator, "generator", "z")
+        return int(latent_shape[-1]), _two_input_shapes(discriminator, "discriminator", "image")
+
+    def _fake(self, batch_size, labels, training):
+        return self.generator([self._noise(batch_size), _tensor(labels)], training=training)
+
+    def _score(self, x, labels, training):
+        return self.discriminator([ops.convert_to_tensor(x), _tensor(labels)], training=training)
+
+    def generate(self, n=None, labels=None, z=None, seed=None, batch_size=1000):
+        """Samples G(z, y) of the requested labels: one class index per sample, or one for all n.
+
+        z ~ N(0, I) is drawn with `seed` (or given): the same z under different labels keeps the
+        style (slant, thickness) and changes the digit."""
+        labels, z = self._labels_and_latent(n, labels, z, seed)
+        return self._generate_in_batches([z, labels], batch_size)
+
+    def discriminate(self, x, labels):
+        """D's probability that each example is a real example of its label."""
+        x = self.check_inputs(x)
+        logits = self._score(x, self.check_labels(labels, len(x)), training=False)
+        return ops.convert_to_numpy(ops.sigmoid(logits))[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class ConditionalVAE(LabelConditioned, VAE):
+    """A VAE whose encoder q(z | x, y) and decoder p(x | z, y) both see the class label.
+
+    The decoder is told the digit, so z only has to carry what the label does not: the style.
+    The KL term then pays for style alone, which lowers the negative ELBO of -log p(x | y)
+    compared with the unconditional VAE's bound on -log p(x) (a bound on a different quantity:
+    -log p(x) = -log p(x | y) - log p(y), and log p(y) = log 1/10 for balanced digits).
+    """
+
+    def __init__(self, encoder, decoder, num_classes, beta=1.0, likelihood="bernoulli", seed=None, **kwargs):
+        self._set_num_classes(num_classes)
+        super().__init__(encoder, decoder, beta=beta, likelihood=likelihood, seed=seed, **kwargs)
+
+    @staticmethod
+    def _input_shape(net, name):
+        return _two_input_shapes(net, name, "image" if name == "encoder" else "z")
+
+    def _encode(self, x, labels, training):
+        return self.encoder([ops.convert_to_tensor(x), _tensor(labels)], training=training)
+
+    def _decode(self, z, labels, training):
+        return self.decoder([ops.convert_to_tensor(z), _tensor(labels)], training=training)
+
+    def call(self, inputs, training=False):
+        """Reconstruction of [images, labels] from the posterior mean."""
+        x, labels = inputs
+        z_mean, _ = self._encode(x, labels, training)
+        return ops.sigmoid(self._decode(z_mean, labels, training))
+
+    def encode(self, x, labels):
+        """Posterior parameters (z_mean, z_log_var) of q(z | x, y) as NumPy arrays."""
+        x = self.check_inputs(x)
+        z_mean, z_log_var = self._encode(x, self.check_labels(labels, len(x)), training=False)
+        return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
+
+    def decode(self, z, labels):
+        """Mean images of p(x | z, y)."""
+        labels, z = self._labels_and_latent(None, labels, z, None)
+        return ops.convert_to_numpy(ops.sigmoid(self._decode(z, labels, training=False)))
+
+    def generate(self, n=None, labels=None, z=None, seed=None):
+        """Mean images of the requested labels (one class per sample, or one for all n), z ~ N(0, I)."""
+        labels, z = self._labels_and_latent(n, labels, z, seed)
+        return ops.convert_to_numpy(ops.sigmoid(self._decode(z, labels, training=False)))
+
+    def reconstruct(self, x, labels):
+        x = self.check_inputs(x)
+        return ops.convert_to_numpy(self([x, self.check_labels(labels, len(x))], training=False))
+
+    def negative_elbo(self, x, labels, batch_size=500, seed=0):
+        """Per-example negative ELBO of -log p(x | y) in nats (one posterior sample, drawn from `seed`)."""
+        x = self.check_inputs(x)
+        return self._negative_elbo(x, self.check_labels(labels, len(x)), batch_size, seed)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
