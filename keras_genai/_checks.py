@@ -77,16 +77,14 @@ def check_choice(value, choices, name):
 def check_labels(labels, num_classes, n=None, name="labels"):
     """Class labels: integers in [0, num_classes), shape (n,); returns them as int32."""
     array = np.asarray(labels)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        hint = ""
-        if np.issubdtype(array.dtype, np.floating):
-            hint = (" (float labels: use labels.astype(int) for whole numbers, or labels.argmax(axis=1) "
-                    "for one-hot rows)")
-        raise TypeError(f"{name} must be integer class indices in [0, {num_classes - 1}], got dtype {array.dtype}{hint}")
-    if array.ndim != 1:
-        raise ValueError(f"{name} must have shape (n,), one class index per example, got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"{name} is empty; expected at least one label")
+    if array.ndim != 1:
+        hint = " (one-hot rows? pass labels.argmax(axis=1))" if array.ndim == 2 and array.shape[1] > 1 else ""
+        raise ValueError(f"{name} must have shape (n,), one class index per example, got shape {array.shape}{hint}")
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        hint = " (float labels: use labels.astype(int) for whole numbers)" if array.dtype.kind == "f" else ""
+        raise TypeError(f"{name} must be integer class indices in [0, {num_classes - 1}], got dtype {array.dtype}{hint}")
     if n is not None and len(array) != n:
         raise ValueError(f"{name} has {len(array)} labels for {n} examples: give one label per example")
     if array.min() < 0 or array.max() >= num_classes:

@@ -16,12 +16,15 @@ class ImageGridMonitor(keras.callbacks.Callback):
     so successive grids are comparable. Keeps every grid in `self.snapshots`.
 
     show: display inline (in Jupyter); save_dir: also write epoch_XXX.png there.
+    labels: for a conditional model, the class of each of the n images (e.g. np.arange(n) % 10),
+    passed to model.generate(z=..., labels=labels).
     """
 
     def __init__(self, latent_dim, n=16, every=1, seed=0, value_range=(-1.0, 1.0), show=True, save_dir=None, ncols=8,
-                 epochs=None):
+                 epochs=None, labels=None):
         super().__init__()
         self.z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
+        self.labels = labels  # checked against the model's classes when training starts
         self.every, self.value_range, self.show, self.ncols = every, value_range, show, ncols
         # epochs: an explicit list of epochs to draw (e.g. 1, 2, 5, 10, ... where early change is fast)
         self.epochs = None if epochs is None else sorted({_checks.check_positive_int(e, "epochs") for e in epochs})
@@ -29,6 +32,10 @@ class ImageGridMonitor(keras.callbacks.Callback):
         self.snapshots = []  # list of (epoch, images)
         if save_dir:
             os.makedirs(save_dir, exist_ok=True)
+
+    def on_train_begin(self, logs=None):
+        if self.labels is not None:
+            self.labels = self.model.check_labels(self.labels, len(self.z))
 
     def _wanted(self, done):
         if self.epochs is not None:
@@ -39,7 +46,7 @@ class ImageGridMonitor(keras.callbacks.Callback):
         done = epoch + 1
         if not self._wanted(done):
             return
-        images = self.model.generate(z=self.z)
+        images = self.model.generate(z=self.z) if self.labels is None else self.model.generate(z=self.z, labels=self.labels)
         self.snapshots.append((done, images))
         if not (self.show or self.save_dir):
             return
@@ -93,6 +100,34 @@ class TimeLimit(keras.callbacks.Callback):
         if time.perf_counter() - self._start >= self.seconds:
             self.model.stop_training = True
             self.stopped_after = self._batches
+
+
+class ScoreTracker(keras.callbacks.Callback):
+    """Scores the model while it trains: `score(model)` -> {name: number}, after every `every` epochs
+    and the last. `epochs` lists the epochs scored and `history` {name: [value per scored epoch]},
+    so a quality or diversity curve (e.g. modes covered) can be drawn next to the losses.
+    """
+
+    def __init__(self, score, every=1):
+        super().__init__()
+        if not callable(score):
+            raise TypeError(f"score must be a function of the model, got {type(score).__name__}")
+        self.score, self.every = score, _checks.check_positive_int(every, "every")
+        self.epochs, self.history = [], {}
+
+    def on_train_begin(self, logs=None):
+        self.epochs, self.history = [], {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.params.get("epochs"):
+            return
+        values = self.score(self.model)
+        if not isinstance(values, dict):
+            raise TypeError(f"score must return a dict {{name: number}}, got {type(values).__name__}")
+        self.epochs.append(done)
+        for name, value in values.items():
+            self.history.setdefault(name, []).append(float(value))
 
 
 def _clock(seconds):

@@ -577,6 +577,60 @@ def scorecard(classifier, samples, real_test, real_train, value_range=(0.0, 1.0)
             for name, images in candidates.items()}
 
 
+# --- Conditional generators ------------------------------------------------------------------
+
+@dataclasses.dataclass
+class LabelAccuracy:
+    """How often the digit classifier reads a conditional sample as the label it was asked for."""
+
+    overall: float  # share of all samples classified as their requested label
+    per_label: np.ndarray  # the same share for each requested label (NaN where none was requested)
+    counts: np.ndarray  # samples requested per label
+
+    @property
+    def worst(self):
+        return float(np.nanmin(self.per_label))
+
+    def __str__(self):
+        shares = " ".join(f"{label}:{share:.0%}" for label, share in enumerate(self.per_label))
+        return f"{self.overall:.1%} classified as the requested label (worst {self.worst:.0%}); per label {shares}"
+
+
+def label_accuracy(classifier, images, labels, value_range=(0.0, 1.0)):
+    """The share of samples the classifier assigns to their requested label, overall and per label.
+
+    Real held-out digits score the classifier's test accuracy (classifier.test_accuracy): that is
+    the ceiling, since the classifier errs on some real digits too."""
+    labels = _checks.check_labels(labels, 10, len(images), "labels")
+    predicted = classifier.probabilities(images, value_range).argmax(axis=1)
+    counts = np.bincount(labels, minlength=10)
+    hits = np.bincount(labels[predicted == labels], minlength=10)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_label = np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+    return LabelAccuracy(float(np.mean(predicted == labels)), per_label, counts)
+
+
+def per_class_scores(classifier, samples, sample_labels, real, real_labels, value_range=(0.0, 1.0), seed=0):
+    """FID, precision, recall, density and coverage of each class's samples against the real digits of
+    that class, as {label: {score: value}} (score_table prints it).
+
+    A conditional model can score well overall while one class is blurred or collapsed; per class, it
+    cannot hide. Give several times more real digits per class than samples (manifold_scores)."""
+    sample_labels = _checks.check_labels(sample_labels, 10, len(samples), "sample_labels")
+    real_labels = _checks.check_labels(real_labels, 10, len(real), "real_labels")
+    _check_real_digits_range(real, value_range, "real")
+    sample_features = classifier.features(samples, value_range)
+    real_features = classifier.features(real, value_range)
+    results = {}
+    for label in np.unique(sample_labels):
+        fake, true = sample_features[sample_labels == label], real_features[real_labels == label]
+        if len(true) < len(fake):
+            raise ValueError(f"label {label}: {len(true)} real digits for {len(fake)} samples; each class needs at "
+                             "least as many real digits as samples")
+        results[int(label)] = {"fid": frechet_distance(fake, true), **manifold_scores(true, fake, seed=seed)}
+    return results
+
+
 # --- The 2-D ring of Gaussians ------------------------------------------------------------
 
 @dataclasses.dataclass

@@ -84,6 +84,7 @@ def gradient_penalty(critic, real, fake, alpha):
     softly enforces the 1-Lipschitz constraint the duality needs. `critic` maps a batch to
     scores; `alpha` holds one uniform [0, 1] draw per example, broadcastable against `real`.
     """
+    real, fake, alpha = (ops.convert_to_tensor(t, "float32") for t in (real, fake, alpha))
     interpolates = alpha * real + (1.0 - alpha) * fake
     with tf.GradientTape() as tape:
         tape.watch(interpolates)

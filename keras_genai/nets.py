@@ -90,7 +90,7 @@ def _check_filters(filters, kernel_size):
 
 
 def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), kernel_size=4, num_classes=None,
-                    synchronized_batchnorm=False, name="generator"):
+                    batchnorm=True, synchronized_batchnorm=False, name="generator"):
     """DCGAN generator: Dense -> reshape to (h/2^k, w/2^k, filters[0]) -> k stride-2
     transposed convolutions with BatchNorm + ReLU -> tanh image in [-1, 1].
 
@@ -99,6 +99,9 @@ def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), ke
     kernel_size 4 is divisible by the stride 2, which avoids checkerboard artefacts.
     num_classes: a conditional generator taking [z, label]; the one-hot label is concatenated
     to z, so every layer can use it (Mirza & Osindero 2014).
+    batchnorm=False drops the BatchNorm layers (and gives the layers their biases back): the
+    DCGAN paper credits BatchNorm with keeping the generator from collapsing, which notebook 05
+    tests by taking it away.
     synchronized_batchnorm: under tf.distribute, BatchNorm computes its batch statistics over
     the global batch instead of each replica's share (slower: one all-reduce per layer).
     """
@@ -110,14 +113,16 @@ def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), ke
     z = keras.Input((latent_dim,), name="z")
     inputs, one_hot = _with_label(z, num_classes)
     h = z if one_hot is None else layers.Concatenate()([z, one_hot])
-    h = layers.Dense(math.prod(start), use_bias=False)(h)  # BatchNorm's beta is the bias
-    h = layers.BatchNormalization(synchronized=synchronized_batchnorm)(h)
-    h = layers.ReLU()(h)
+
+    def normalized(h):
+        if batchnorm:
+            h = layers.BatchNormalization(synchronized=synchronized_batchnorm)(h)
+        return layers.ReLU()(h)
+
+    h = normalized(layers.Dense(math.prod(start), use_bias=not batchnorm)(h))  # BatchNorm's beta is the bias
     h = layers.Reshape(start)(h)
     for f in filters[1:]:
-        h = layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=False)(h)
-        h = layers.BatchNormalization(synchronized=synchronized_batchnorm)(h)
-        h = layers.ReLU()(h)
+        h = normalized(layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=not batchnorm)(h))
     image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh")(h)
     return _check_output(keras.Model(inputs, image, name=name), (height, width, channels))
 
