@@ -115,10 +115,16 @@ def tutorial_dcgan():
     return dcgan_benchmark.tutorial_dcgan()
 
 
-def vae_likelihood(vae, x_test, k, seed=0):
-    """Test negative ELBO and IWAE bound (nats per image) and the IWAE bound in bits/dim."""
-    neg_elbo = float(np.mean(vae.negative_elbo(x_test, seed=seed)))
-    iwae = float(np.mean(evaluation.iwae_bound(vae, x_test, k=k, seed=seed)))
+def is_conditional(model):
+    return isinstance(model, (kg.ConditionalGAN, kg.ConditionalVAE))
+
+
+def vae_likelihood(vae, x_test, k, seed=0, labels=None):
+    """Test negative ELBO and IWAE bound (nats per image) and the IWAE bound in bits/dim; with labels
+    (a ConditionalVAE) the bounds are on -log p(x | y)."""
+    given = {} if labels is None else {"labels": labels}
+    neg_elbo = float(np.mean(vae.negative_elbo(x_test, seed=seed, **given)))
+    iwae = float(np.mean(evaluation.iwae_bound(vae, x_test, k=k, seed=seed, **given)))
     return {"neg_elbo": neg_elbo, "iwae": iwae, "bits_per_dim": evaluation.bits_per_dim(iwae, int(np.prod(x_test.shape[1:])))}
 
 
@@ -128,16 +134,21 @@ class Scoreboard:
         self.data = datasets.load_mnist(verbose=False)
         self.classifier = evaluation.digit_classifier(self.data, verbose=False)
         self.x_train = self.data.x_train[: settings.n_train]
+        self.y_train = self.data.y_train[: settings.n_train]
         self.real_train = datasets.scale_images(self.x_train, "ae")
         self.real_test = datasets.scale_images(self.data.x_test, "ae")
         self.train_features = self.classifier.features(self.real_train)
         self.rows, self.curves = {}, {}
 
-    def score(self, name, samples, family, seconds=None, recipe=None, **extra):
-        """Score samples in the pixel range of `family` ("ae"/"vae": [0, 1], "gan": [-1, 1])."""
+    def score(self, name, samples, family, seconds=None, recipe=None, labels=None, **extra):
+        """Score samples in the pixel range of `family` ("ae"/"vae": [0, 1], "gan": [-1, 1]); labels: the
+        classes a conditional model was asked for, for its label accuracy."""
         samples = datasets.unscale_images(samples, family)  # the real digits are in [0, 1]
         scores = evaluation.image_scores(self.classifier, samples, self.real_test, self.real_train,
                                          train_features=self.train_features)
+        if labels is not None:
+            accuracy = evaluation.label_accuracy(self.classifier, samples, labels)
+            scores.update(label_accuracy=accuracy.overall, worst_label_accuracy=accuracy.worst)
         self.rows[name] = {
             **scores, **extra, "training settings": recipe or "–",
             "training time": "–" if seconds is None else f"{seconds:.0f} s",
@@ -170,17 +181,24 @@ class Scoreboard:
         model = recipe.build(seed=0)
         settings = (f"{epochs} epoch{'s' * (epochs != 1)}, batch {recipe.batch_size}, "
                     f"learning rate {recipe.learning_rate:g}, latent {recipe.latent_dim}")
+        settings += "".join(f", {field} {getattr(recipe, field)}" for field in ("n_critic", "conditioning")
+                            if hasattr(recipe, field))
+        conditional = is_conditional(model)
+        labels = np.arange(s.n_samples) % 10 if conditional else None  # 100 samples of each digit
 
         def score_recipe(model, seconds):
             extra = {}
             if isinstance(model, kg.VAE):
-                extra = vae_likelihood(model, self.real_test[: s.n_likelihood], s.iwae_k)
-            self.score(name, model.generate(s.n_samples, seed=2), recipe.family, seconds, settings, **extra)
+                test_labels = self.data.y_test[: s.n_likelihood] if conditional else None
+                extra = vae_likelihood(model, self.real_test[: s.n_likelihood], s.iwae_k, labels=test_labels)
+            samples = (model.generate(labels=labels, seed=2) if conditional else model.generate(s.n_samples, seed=2))
+            self.score(name, samples, recipe.family, seconds, settings, labels=labels, **extra)
 
+        dataset = recipe.dataset(self.x_train, self.y_train if conditional else None)
         if race is None:
-            score_recipe(model, self.train(name, model, recipe.dataset(self.x_train), epochs, TimeToQuality()))
+            score_recipe(model, self.train(name, model, dataset, epochs, TimeToQuality()))
         else:
-            self.race(race, model, recipe.dataset(self.x_train), "the row above, trained on", (epochs, score_recipe))
+            self.race(race, model, dataset, "the row above, trained on", (epochs, score_recipe))
 
     def race(self, name, model, dataset, settings_text, at_epoch=None):
         """Train a GAN for the budget of training time, recording its FID curve; score it."""
@@ -200,6 +218,11 @@ class Scoreboard:
         self.run_recipe("MLP GAN (notebook 03)", recipes.mlp_gan())
         budget = f"{self.settings.budget:g} s"
         # The default DCGAN is scored at its recipe's epochs, then trains on for the race.
+        self.run_recipe("WGAN-GP (notebook 05)", recipes.wgan_gp())
+        self.run_recipe("conditional GAN, projection (notebook 06)", recipes.conditional_gan())
+        self.run_recipe("conditional GAN, concat discriminator", dataclasses.replace(recipes.conditional_gan(),
+                                                                                      conditioning="concat"))
+        self.run_recipe("conditional VAE (notebook 06)", recipes.conditional_vae())
         self.run_recipe("default DCGAN (notebook 04)", recipes.dcgan(), race=f"default DCGAN, {budget} race")
         model, dataset, settings_text = tutorial_dcgan()
         self.race(f"TensorFlow-tutorial DCGAN, {budget} race", model, dataset(self.x_train), settings_text)
@@ -316,10 +339,14 @@ def write_results(board, path, quick):
         "- **confident / digits found**: share of samples the classifier labels with probability ≥ 0.9, and how "
         "many of the 10 digits appear among them. **copies**: share of samples closer (in pixels) to a "
         "training digit than 99% of held-out digits are (memorisation).",
-        f"- **likelihoods** (VAE only, {len(board.real_test[: s.n_likelihood]):,} test digits): negative ELBO and "
+        f"- **likelihoods** (VAEs only, {len(board.real_test[: s.n_likelihood]):,} test digits): negative ELBO and "
         f"importance-weighted bound with k = {s.iwae_k}, upper bounds on −log p(x) in nats per image, and the "
         "bound in bits per dimension. The decoder is Bernoulli on grey pixels, so these are cross-entropies, "
-        "comparable only between models with the same likelihood and data.",
+        "comparable only between models with the same likelihood and data. The conditional VAE's bounds are on "
+        "−log p(x | y), which is −log p(x) − log p(y): about 2.3 nats (log 10) below −log p(x) for balanced digits.",
+        "- **label acc. / worst label** (conditional models): share of samples the classifier assigns to the "
+        "label they were generated for, over 100 samples of each digit, and the lowest per-digit share. Real "
+        f"held-out digits score the classifier's test accuracy, {board.classifier.test_accuracy:.1%}.",
     ]
     if len(curves) == 2:
         lines += ["", "## Time to quality: the two DCGANs", "", *time_to_quality(curves, s, path)]

@@ -385,20 +385,21 @@ def manifold_scores(train_features, sample_features, k=3, seed=0):
 
 # --- Likelihood bounds for VAEs ---------------------------------------------------------
 
-def _log_weights(vae, x, eps):
-    """log p(x|z) + log p(z) - log q(z|x) at z = mu + sigma * eps; eps (k, batch, latent) -> (k, batch)."""
-    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
+def _log_weights(vae, x, labels, eps):
+    """log p(x|z) + log p(z) - log q(z|x) at z = mu + sigma * eps; eps (k, batch, latent) -> (k, batch).
+    For a ConditionalVAE every term is conditioned on the labels: log p(x|z,y), log q(z|x,y)."""
+    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae._encode(x, labels, False))
     z = z_mean + np.exp(0.5 * z_log_var) * eps
     log_q = -0.5 * np.sum(LOG_2PI + z_log_var + eps**2, axis=-1)  # N(z; mu, sigma^2) with (z - mu)/sigma = eps
     log_prior = -0.5 * np.sum(LOG_2PI + z**2, axis=-1)
     log_likelihood = np.stack([
-        -ops.convert_to_numpy(vae.reconstruction_nll(x, vae.decoder(z_j.astype("float32"), training=False)))
+        -ops.convert_to_numpy(vae.reconstruction_nll(x, vae._decode(z_j.astype("float32"), labels, False)))
         for z_j in z
     ])
     return log_likelihood + log_prior - log_q
 
 
-def iwae_bound(vae, x, k=100, batch_size=500, seed=0):
+def iwae_bound(vae, x, k=100, batch_size=500, seed=0, labels=None):
     """Importance-weighted bound (Burda et al. 2016) per image, negated, in nats.
 
     L_k = log (1/k) sum_j p(x, z_j) / q(z_j|x) with z_j ~ q(z|x), and
@@ -407,16 +408,24 @@ def iwae_bound(vae, x, k=100, batch_size=500, seed=0):
     negative ELBO with a one-sample KL. eps ~ N(0, I) is drawn per batch, shape
     (k, batch, latent_dim), from np.random.default_rng(seed). With the Bernoulli likelihood on
     grey (non-binary) pixels this is a cross-entropy, not a density: compare it only between
-    models with the same likelihood and data.
+    models with the same likelihood and data. labels: required for a ConditionalVAE, whose bound
+    is on -log p(x | y).
     """
     x = vae.check_inputs(x)
+    if hasattr(vae, "num_classes"):
+        if labels is None:
+            raise ValueError("a ConditionalVAE bounds -log p(x | y): pass the labels of x")
+        labels = vae.check_labels(labels, len(x))
+    elif labels is not None:
+        raise ValueError(f"labels were given, but {type(vae).__name__} is not conditioned on labels")
     k = _checks.check_positive_int(k, "k")
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     rng = np.random.default_rng(seed)
     bounds = []
     for start in range(0, len(x), batch_size):
         batch = x[start:start + batch_size]
-        log_w = _log_weights(vae, batch, rng.standard_normal((k, len(batch), vae.latent_dim)))
+        batch_labels = None if labels is None else labels[start:start + batch_size]
+        log_w = _log_weights(vae, batch, batch_labels, rng.standard_normal((k, len(batch), vae.latent_dim)))
         bounds.append(np.log(k) - special.logsumexp(log_w, axis=0))  # -log mean exp
     return np.concatenate(bounds)
 
@@ -684,6 +693,8 @@ SCORE_COLUMNS = {
     "classes_found": ("digits", "{}/10"),
     "memorised_fraction": ("copies", "{:.1%}"),
     "inception_score": ("IS", "{:.2f}"),
+    "label_accuracy": ("label acc.", "{:.1%}"),
+    "worst_label_accuracy": ("worst label", "{:.1%}"),
     "neg_elbo": ("-ELBO (nats)", "{:.1f}"),
     "iwae": ("IWAE (nats)", "{:.1f}"),
     "bits_per_dim": ("bits/dim", "{:.3f}"),

@@ -1,6 +1,6 @@
 """The full-run training settings of the package's image models, in one place.
 
-Notebooks 02-04 and benchmarks/scoreboard.py read them from here, so the numbers a notebook
+Notebooks 02-06 and benchmarks/scoreboard.py read them from here, so the numbers a notebook
 trains with and the numbers the scoreboard reports can never drift apart. Each recipe is a
 frozen dataclass: the settings, plus `build()` for the compiled model (networks from the
 package's builders with their default architecture) and `dataset()` for the training pipeline.
@@ -18,7 +18,7 @@ import inspect
 import keras
 
 from keras_genai import _checks, datasets, nets
-from keras_genai.models import GAN, VAE
+from keras_genai.models import GAN, VAE, WGANGP, ConditionalGAN, ConditionalVAE
 
 
 def _default(builder, name):
@@ -37,9 +37,14 @@ class _Recipe:
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
 
-    def dataset(self, images, seed=0):
-        """uint8 digits (n, 28, 28) -> the shuffled, batched training pipeline."""
-        return datasets.image_dataset(datasets.scale_images(images, self.family), self.batch_size, seed=seed)
+    def dataset(self, images, labels=None, seed=0):
+        """uint8 digits (n, 28, 28) -> the shuffled, batched training pipeline (of (images, labels)
+        pairs when labels are given, as the conditional models need)."""
+        return datasets.image_dataset(datasets.scale_images(images, self.family), self.batch_size, labels=labels,
+                                      seed=seed)
+
+    def _adam(self, beta_2=0.999):
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=beta_2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +72,26 @@ class VAERecipe(_Recipe):
     def build(self, seed=0):
         encoder = nets.vae_encoder(datasets.IMAGE_SHAPE, self.latent_dim)
         decoder = nets.vae_decoder(self.latent_dim, datasets.IMAGE_SHAPE)
-        model = VAE(encoder, decoder, beta=self.beta, likelihood=self.likelihood, seed=seed)
+        return self._compiled(VAE(encoder, decoder, beta=self.beta, likelihood=self.likelihood, seed=seed))
+
+    def _compiled(self, model):
         steps = self.epochs * max(1, self.train_size // self.batch_size)
         schedule = keras.optimizers.schedules.CosineDecay(self.learning_rate, steps, alpha=0.05)
         model.compile(keras.optimizers.Adam(schedule))
         return model
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionalVAERecipe(VAERecipe):
+    """The default VAE's networks and training, with the label as an input of both (notebook 06)."""
+
+    num_classes: int = 10
+
+    def build(self, seed=0):
+        encoder = nets.vae_encoder(datasets.IMAGE_SHAPE, self.latent_dim, num_classes=self.num_classes)
+        decoder = nets.vae_decoder(self.latent_dim, datasets.IMAGE_SHAPE, num_classes=self.num_classes)
+        return self._compiled(ConditionalVAE(encoder, decoder, self.num_classes, beta=self.beta,
+                                             likelihood=self.likelihood, seed=seed))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +125,55 @@ class GANRecipe(_Recipe):
         model.compile(self._adam(), self._adam(), loss=self.loss)
         return model
 
-    def _adam(self):
-        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+
+@dataclasses.dataclass(frozen=True)
+class WGANGPRecipe(_Recipe):
+    """WGAN-GP on digits (notebook 05): the DCGAN generator, the DCGAN discriminator as the critic
+    (it has no BatchNorm), n_critic critic steps per generator step, Adam(beta_2 = 0.9) for both."""
+
+    latent_dim: int = _default(nets.dcgan_generator, "latent_dim")
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 5e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.9
+    n_critic: int = 3
+    gp_weight: float = 10.0
+    family = "gan"
+
+    def build(self, seed=0):
+        model = WGANGP(nets.dcgan_generator(self.latent_dim, datasets.IMAGE_SHAPE),
+                       nets.dcgan_discriminator(datasets.IMAGE_SHAPE), n_critic=self.n_critic,
+                       gp_weight=self.gp_weight, seed=seed)
+        model.compile(self._adam(self.beta_2), self._adam(self.beta_2))
+        return model
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionalGANRecipe(_Recipe):
+    """A class-conditional DCGAN (notebook 06): the default DCGAN networks with the one-hot label
+    joining z, and a projection (or concat) discriminator; non-saturating loss, two Adams."""
+
+    latent_dim: int = _default(nets.dcgan_generator, "latent_dim")
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    conditioning: str = "projection"
+    num_classes: int = 10
+    family = "gan"
+
+    def __post_init__(self):
+        _checks.check_choice(self.conditioning, nets.CONDITIONINGS, "conditioning")
+        super().__post_init__()
+
+    def build(self, seed=0):
+        generator = nets.dcgan_generator(self.latent_dim, datasets.IMAGE_SHAPE, num_classes=self.num_classes)
+        discriminator = nets.dcgan_discriminator(datasets.IMAGE_SHAPE, num_classes=self.num_classes,
+                                                 conditioning=self.conditioning)
+        model = ConditionalGAN(generator, discriminator, self.num_classes, seed=seed)
+        model.compile(self._adam(), self._adam())
+        return model
 
 
 def vae():
@@ -125,3 +192,18 @@ def dcgan():
     race of benchmarks/scoreboard_results.md); a decaying learning rate made it stall earlier
     and higher, so the rate stays constant."""
     return GANRecipe(architecture="dcgan", epochs=120)
+
+
+def wgan_gp():
+    """The WGAN-GP of notebook 05."""
+    return WGANGPRecipe()
+
+
+def conditional_gan():
+    """The class-conditional DCGAN of notebook 06 (projection discriminator)."""
+    return ConditionalGANRecipe()
+
+
+def conditional_vae():
+    """The conditional VAE of notebook 06: the default VAE recipe with labels."""
+    return ConditionalVAERecipe()

@@ -165,3 +165,17 @@ def test_label_accuracy_counts_requested_labels_per_class():
     assert result.counts.tolist() == [1, 1, 2, 1, 0, 1, 0, 0, 0, 0]
     with pytest.raises(ValueError, match="5 labels for 6 examples"):
         evaluation.label_accuracy(Oracle(), images, [0, 1, 2, 2, 3])
+
+
+def test_cvae_importance_weighted_bound_needs_labels_and_tightens_the_elbo():
+    cvae = make_cvae()
+    cvae.compile(keras.optimizers.Adam(1e-3))
+    x, y = batch("vae")
+    cvae.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    elbo = cvae.negative_elbo(x, y).mean()
+    iwae = evaluation.iwae_bound(cvae, x, k=50, labels=y).mean()
+    assert iwae <= elbo + 0.5  # a tighter bound, up to the noise of the one-sample ELBO
+    with pytest.raises(ValueError, match="pass the labels of x"):
+        evaluation.iwae_bound(cvae, x, k=2)
+    with pytest.raises(ValueError, match="2 labels for 32 examples"):
+        evaluation.iwae_bound(cvae, x, k=2, labels=y[:2])

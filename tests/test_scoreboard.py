@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_genai import datasets, nets, recipes
-from keras_genai.models import GAN, VAE
+from keras_genai.models import GAN, VAE, WGANGP, ConditionalGAN, ConditionalVAE
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -26,18 +26,24 @@ def scoreboard():
 
 # --- recipes ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make, model_class", [(recipes.vae, VAE), (recipes.mlp_gan, GAN), (recipes.dcgan, GAN)])
+@pytest.mark.parametrize("make, model_class", [
+    (recipes.vae, VAE), (recipes.mlp_gan, GAN), (recipes.dcgan, GAN), (recipes.wgan_gp, WGANGP),
+    (recipes.conditional_gan, ConditionalGAN), (recipes.conditional_vae, ConditionalVAE),
+])
 def test_recipes_build_compiled_models_with_their_settings(make, model_class):
     recipe = make()
     model = recipe.build(seed=0)
     assert isinstance(model, model_class) and model.latent_dim == recipe.latent_dim
-    optimizers = [model.optimizer] if model_class is VAE else [model.d_optimizer, model.g_optimizer]
+    optimizers = [model.optimizer] if isinstance(model, VAE) else [model.d_optimizer, model.g_optimizer]
     for optimizer in optimizers:
         assert float(optimizer.learning_rate) == pytest.approx(recipe.learning_rate)
-    if model_class is GAN:
+    if isinstance(model, GAN):
         assert optimizers[0] is not optimizers[1]
         assert all(float(o.beta_1) == recipe.beta_1 for o in optimizers)
-    images = model.generate(3, seed=0)
+    if isinstance(model, WGANGP):
+        assert all(float(o.beta_2) == recipe.beta_2 for o in optimizers) and model.n_critic == recipe.n_critic
+    labels = {"labels": [0, 4, 9]} if hasattr(model, "num_classes") else {}
+    images = model.generate(3, seed=0, **labels)
     low, high = datasets.FAMILY_RANGES[recipe.family]
     assert images.shape == (3, 28, 28, 1) and low <= images.min() and images.max() <= high
 
@@ -46,6 +52,15 @@ def test_recipes_follow_the_builders_defaults():
     assert recipes.dcgan().latent_dim == nets.dcgan_generator.__defaults__[0]
     assert recipes.dcgan().build().generator.count_params() == nets.dcgan_generator().count_params()
     assert recipes.mlp_gan().architecture == "mlp" and recipes.dcgan().architecture == "dcgan"
+
+
+def test_conditional_recipes_pair_images_with_labels():
+    digits, labels = np.zeros((8, 28, 28), dtype="uint8"), np.arange(8)
+    for make in (recipes.conditional_gan, recipes.conditional_vae):
+        images, batch_labels = next(iter(dataclasses.replace(make(), batch_size=4).dataset(digits, labels)))
+        assert images.shape == (4, 28, 28, 1) and batch_labels.shape == (4,)
+    with pytest.raises(ValueError, match="conditioning must be one of"):
+        dataclasses.replace(recipes.conditional_gan(), conditioning="film")
 
 
 def test_recipe_dataset_scales_and_batches_for_its_family():
@@ -140,6 +155,8 @@ def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
     board.score("real as [-1, 1]", 2 * board.real_test[:40] - 1, "gan")  # GAN samples: rescaled before scoring
     assert board.rows.pop("real as [-1, 1]")["fid"] == pytest.approx(board.rows["real"]["fid"], rel=1e-4)
     board.run_recipe("vae", dataclasses.replace(recipes.vae(), batch_size=32))
+    board.run_recipe("cvae", dataclasses.replace(recipes.conditional_vae(), batch_size=32))
+    board.run_recipe("cgan", dataclasses.replace(recipes.conditional_gan(), batch_size=32))
     # The default DCGAN is scored after its recipe's epoch, then races on; a second runner races too.
     recipe = dataclasses.replace(recipes.dcgan(), batch_size=32)
     board.run_recipe("dcgan", recipe, race="race a")
@@ -149,12 +166,16 @@ def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
     vae = board.rows["vae"]
     assert np.isfinite(vae["neg_elbo"]) and vae["bits_per_dim"] == pytest.approx(vae["iwae"] / (784 * np.log(2)))
     assert "neg_elbo" not in board.rows["dcgan"] and len(board.curves["race a"]) >= 2
-    assert list(board.rows) == ["real", "vae", "dcgan", "race a", "race b"]
+    assert list(board.rows) == ["real", "vae", "cvae", "cgan", "dcgan", "race a", "race b"]
+    for name in ("cvae", "cgan"):  # 40 samples, 4 of each digit
+        assert 0.0 <= board.rows[name]["worst_label_accuracy"] <= board.rows[name]["label_accuracy"] <= 1.0
+    assert np.isfinite(board.rows["cvae"]["iwae"]) and "label_accuracy" not in board.rows["vae"]
     for name in ["race a", "race b"]:
         assert 1.0 <= board.curves[name][-1][0] < 30  # trained for the budget of 1 s, then stopped
     assert board.rows["real"]["training time"] == "–" and board.rows["vae"]["training time"].endswith(" s")
     text = scoreboard.write_results(board, tmp_path / "results.md", quick=True).read_text()
-    assert "| real | 40 test digits | – |" in text
+    assert "| real | 40 test digits | – |" in text and "conditioning projection" in text
+    assert "label acc." in text and "worst label" in text
     assert "| vae | 1 epoch, batch 32" in text and "| dcgan | 1 epoch, batch 32" in text
     assert "| race a | the row above, trained on (" in text and "| race b | tiny (" in text and "not shared" in text
     assert "## Time to quality" in text and (tmp_path / "results_time_to_quality.png").exists()
