@@ -88,3 +88,47 @@ def test_progress_log_rejects_bad_settings():
         callbacks.ProgressLog(every=-1)
     with pytest.raises(ValueError, match="lines"):
         callbacks.ProgressLog(lines=0)
+
+
+def test_score_tracker_records_a_curve_every_few_epochs_and_the_last():
+    calls = []
+
+    def score(model):
+        calls.append(model)
+        return {"modes": len(calls), "quality": 0.5}
+
+    tracker = callbacks.ScoreTracker(score, every=3)
+    progress = callbacks.ProgressLog(every=0)
+    _tiny_fit(progress, epochs=1)  # a fit gives the callback its params and model
+    tracker.set_model(progress.model)
+    tracker.params = {"epochs": 7}
+    tracker.on_train_begin()
+    for epoch in range(7):
+        tracker.on_epoch_end(epoch)
+    assert tracker.epochs == [3, 6, 7] and tracker.history == {"modes": [1.0, 2.0, 3.0], "quality": [0.5] * 3}
+    assert all(model is progress.model for model in calls)
+    with pytest.raises(TypeError, match="score must be a function"):
+        callbacks.ScoreTracker(3)
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        callbacks.ScoreTracker(score, every=0)
+    bad = callbacks.ScoreTracker(lambda model: 1.0)
+    bad.params = {"epochs": 1}
+    with pytest.raises(TypeError, match="must return a dict"):
+        bad.on_epoch_end(0)
+
+
+def test_monitor_passes_labels_to_a_conditional_model():
+    from keras_genai import ConditionalGAN, nets
+
+    generator = nets.dcgan_generator(4, (8, 8, 1), filters=(8, 4), num_classes=3)
+    model = ConditionalGAN(generator, nets.dcgan_discriminator((8, 8, 1), filters=(4, 8), num_classes=3), num_classes=3)
+    monitor = callbacks.ImageGridMonitor(latent_dim=4, n=6, labels=[0, 1, 2, 0, 1, 2], show=False)
+    monitor.set_model(model)
+    monitor.params = {"epochs": 1}
+    monitor.on_train_begin()
+    monitor.on_epoch_end(0)
+    np.testing.assert_allclose(monitor.snapshots[0][1], model.generate(z=monitor.z, labels=[0, 1, 2, 0, 1, 2]))
+    bad = callbacks.ImageGridMonitor(latent_dim=4, n=6, labels=[0, 1, 3, 0, 1, 2], show=False)
+    bad.set_model(model)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 2\]"):
+        bad.on_train_begin()
