@@ -49,8 +49,8 @@ class ConditionalGAN(LabelConditioned, GAN):
         latent_shape = _two_input_shapes(generator, "generator", "z")
         return int(latent_shape[-1]), _two_input_shapes(discriminator, "discriminator", "image")
 
-    def _fake(self, batch_size, labels, training):
-        return self.generator([self._noise(batch_size), _tensor(labels)], training=training)
+    def _fake_from(self, z, labels, training):
+        return self.generator([ops.convert_to_tensor(z), _tensor(labels)], training=training)
 
     def _score(self, x, labels, training):
         return self.discriminator([ops.convert_to_tensor(x), _tensor(labels)], training=training)
@@ -61,7 +61,7 @@ class ConditionalGAN(LabelConditioned, GAN):
         z ~ N(0, I) is drawn with `seed` (or given): the same z under different labels keeps the
         style (slant, thickness) and changes the digit."""
         labels, z = self._labels_and_latent(n, labels, z, seed)
-        return self._generate_in_batches([z, labels], batch_size)
+        return self._generate_in_batches(z, labels, batch_size)
 
     def discriminate(self, x, labels):
         """D's probability that each example is a real example of its label."""

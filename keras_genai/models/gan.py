@@ -116,7 +116,10 @@ class GAN(GenerativeModel):
         )
 
     def _fake(self, batch_size, labels, training):
-        return self.generator(self._noise(batch_size), training=training)
+        return self._fake_from(self._noise(batch_size), labels, training)
+
+    def _fake_from(self, z, labels, training):
+        return self.generator(z, training=training)
 
     def _score(self, x, labels, training):
         return self.discriminator(x, training=training)
@@ -166,16 +169,16 @@ class GAN(GenerativeModel):
 
     def generate(self, n=None, z=None, seed=None, batch_size=1000):
         """Samples G(z) for z ~ N(0, I) drawn with `seed` (or the given z), in value_range."""
-        return self._generate_in_batches([self._latent(n, z, seed)], batch_size)
+        return self._generate_in_batches(self._latent(n, z, seed), None, batch_size)
 
-    def _generate_in_batches(self, inputs, batch_size):
+    def _generate_in_batches(self, z, labels, batch_size):
         batch_size = _checks.check_positive_int(batch_size, "batch_size")
         # Plain calls, not predict(): predict retraces (and warns) for every new final-batch size.
-        return np.concatenate([
-            ops.convert_to_numpy(self.generator([ops.convert_to_tensor(x[i:i + batch_size]) for x in inputs]
-                                                if len(inputs) > 1 else inputs[0][i:i + batch_size], training=False))
-            for i in range(0, len(inputs[0]), batch_size)
-        ])
+        parts = []
+        for start in range(0, len(z), batch_size):
+            part = slice(start, start + batch_size)
+            parts.append(self._fake_from(z[part], None if labels is None else labels[part], training=False))
+        return np.concatenate([ops.convert_to_numpy(p) for p in parts])
 
     def discriminate(self, x):
         """D's probability that each example is real."""
