@@ -345,8 +345,9 @@ def write_results(board, path, quick):
         f"- **likelihoods** (VAEs only, {len(board.real_test[: s.n_likelihood]):,} test digits): negative ELBO and "
         f"importance-weighted bound with k = {s.iwae_k}, upper bounds on −log p(x) in nats per image, and the "
         "bound in bits per dimension. The decoder is Bernoulli on grey pixels, so these are cross-entropies, "
-        "comparable only between models with the same likelihood and data. The conditional VAE's bounds are on "
-        "−log p(x | y), which is −log p(x) − log p(y): about 2.3 nats (log 10) below −log p(x) for balanced digits.",
+        "comparable only between models with the same likelihood and data. The conditional VAEs' bounds are on "
+        "−log p(x | y) = −log p(x) + log p(y) − log p(y | x): about log 10 = 2.3 nats below −log p(x) for digits, "
+        "whose label the image nearly determines; adding log 10 to them gives an upper bound on −log p(x).",
         "- **label acc. / worst label** (conditional models): share of samples the classifier assigns to the "
         "label they were generated for, over 100 samples of each digit, and the lowest per-digit share. Real "
         f"held-out digits score the classifier's test accuracy, {board.classifier.test_accuracy:.1%}.",

@@ -140,7 +140,8 @@ def dcgan_discriminator(image_shape=(28, 28, 1), filters=(32, 64), kernel_size=4
         are the last features. The label asks "does x have the features of class y" at the
         end, where the features are most class-specific, for 10 x len(phi) weights.
     "concat": a learned (height, width) map per label joins the image as an extra input
-        channel (the common Keras tutorial design), so the first convolution sees it.
+        channel, so the first convolution sees it (keras-io's conditional_gan example instead
+        repeats the one-hot vector as num_classes constant channels).
     """
     filters, kernel_size = _check_filters(filters, kernel_size)
     if not 0.0 <= dropout < 1.0:

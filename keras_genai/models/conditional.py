@@ -78,9 +78,10 @@ class ConditionalVAE(LabelConditioned, VAE):
     """A VAE whose encoder q(z | x, y) and decoder p(x | z, y) both see the class label.
 
     The decoder is told the digit, so z only has to carry what the label does not: the style.
-    The KL term then pays for style alone, which lowers the negative ELBO of -log p(x | y)
-    compared with the unconditional VAE's bound on -log p(x) (a bound on a different quantity:
-    -log p(x) = -log p(x | y) - log p(y), and log p(y) = log 1/10 for balanced digits).
+    Its negative ELBO bounds -log p(x | y), a different quantity from the VAE's -log p(x):
+    log p(x) = log p(x | y) + log p(y) - log p(y | x). For digits, whose label x nearly determines
+    (p(y | x) ~ 1), -log p(x | y) ~ -log p(x) - log 10. In every case p(x) >= p(y) p(x | y), so the
+    conditional bound plus log 10 (balanced labels) is an upper bound on -log p(x) too.
     """
 
     def __init__(self, encoder, decoder, num_classes, beta=1.0, likelihood="bernoulli", seed=None, **kwargs):
