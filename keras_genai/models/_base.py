@@ -30,7 +30,9 @@ def draw_for_replica(draw, batch_size):
     so each replica drawing its own rows would give every replica the *same* noise. Instead each
     draws the rows of the whole global batch (identical everywhere) and keeps its own slice, which
     are the numbers one device draws for those examples: training is the same with or without
-    the strategy (tests/test_distribute.py). On one device this is draw(batch_size).
+    the strategy (tests/test_distribute.py). On one device this is draw(batch_size). A last batch
+    split unevenly between replicas can give two examples the same noise; keep batches whole
+    (drop_remainder=True, as datasets.image_dataset does by default).
     """
     context = tf.distribute.get_replica_context()
     replicas = 1 if context is None else context.num_replicas_in_sync
