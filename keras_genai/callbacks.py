@@ -103,9 +103,10 @@ class TimeLimit(keras.callbacks.Callback):
 
 
 class ScoreTracker(keras.callbacks.Callback):
-    """Scores the model while it trains: `score(model)` -> {name: number}, after every `every` epochs
+    """Scores the model while it trains: `score(model)` -> {name: value}, after every `every` epochs
     and the last. `epochs` lists the epochs scored and `history` {name: [value per scored epoch]},
-    so a quality or diversity curve (e.g. modes covered) can be drawn next to the losses.
+    so a quality or diversity curve (e.g. modes covered) can be drawn next to the losses. Numbers
+    are kept as floats; arrays (a histogram, the samples themselves) as NumPy arrays.
     """
 
     def __init__(self, score, every=1):
@@ -124,10 +125,10 @@ class ScoreTracker(keras.callbacks.Callback):
             return
         values = self.score(self.model)
         if not isinstance(values, dict):
-            raise TypeError(f"score must return a dict {{name: number}}, got {type(values).__name__}")
+            raise TypeError(f"score must return a dict {{name: value}}, got {type(values).__name__}")
         self.epochs.append(done)
         for name, value in values.items():
-            self.history.setdefault(name, []).append(float(value))
+            self.history.setdefault(name, []).append(float(value) if np.ndim(value) == 0 else np.asarray(value))
 
 
 def _clock(seconds):

@@ -95,7 +95,7 @@ def test_score_tracker_records_a_curve_every_few_epochs_and_the_last():
 
     def score(model):
         calls.append(model)
-        return {"modes": len(calls), "quality": 0.5}
+        return {"modes": len(calls), "quality": 0.5, "samples": np.full((2, 2), len(calls))}
 
     tracker = callbacks.ScoreTracker(score, every=3)
     progress = callbacks.ProgressLog(every=0)
@@ -105,7 +105,9 @@ def test_score_tracker_records_a_curve_every_few_epochs_and_the_last():
     tracker.on_train_begin()
     for epoch in range(7):
         tracker.on_epoch_end(epoch)
-    assert tracker.epochs == [3, 6, 7] and tracker.history == {"modes": [1.0, 2.0, 3.0], "quality": [0.5] * 3}
+    assert tracker.epochs == [3, 6, 7] and tracker.history["modes"] == [1.0, 2.0, 3.0]
+    assert tracker.history["quality"] == [0.5] * 3
+    np.testing.assert_array_equal(np.array(tracker.history["samples"])[:, 0, 0], [1, 2, 3])  # arrays kept whole
     assert all(model is progress.model for model in calls)
     with pytest.raises(TypeError, match="score must be a function"):
         callbacks.ScoreTracker(3)
