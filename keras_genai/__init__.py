@@ -4,13 +4,16 @@ from keras_genai import _native_logs
 
 _native_logs.filter_stderr()  # before TensorFlow loads: its import notices are the first lines to drop
 
-from keras_genai import callbacks, datasets, evaluation, losses, models, nets, plotting
+from keras_genai import callbacks, datasets, evaluation, layers, losses, models, nets, plotting, sampling, tokenizers
 from keras_genai.config import is_offline, is_quick_run
-from keras_genai.models import GAN, VAE, WGANGP, Autoencoder, ConditionalGAN, ConditionalVAE
+from keras_genai.models import (
+    GAN, VAE, WGANGP, Autoencoder, CharLanguageModel, ConditionalGAN, ConditionalVAE, Seq2Seq,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GAN", "VAE", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "callbacks", "datasets", "evaluation", "is_offline",
-    "is_quick_run", "losses", "models", "nets", "plotting",
+    "GAN", "VAE", "WGANGP", "Autoencoder", "CharLanguageModel", "ConditionalGAN", "ConditionalVAE", "Seq2Seq",
+    "callbacks", "datasets", "evaluation", "is_offline", "is_quick_run", "layers", "losses", "models", "nets",
+    "plotting", "sampling", "tokenizers",
 ]

@@ -127,3 +127,16 @@ def binary_crossentropy(x, probabilities, epsilon=1e-7):
     """Binary cross-entropy summed over pixels per example, for probabilities in (0, 1)."""
     p = ops.clip(probabilities, epsilon, 1.0 - epsilon)
     return _flat_sum(-(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p)))
+
+
+# --- Sequences ----------------------------------------------------------------------------
+
+def token_cross_entropy(targets, logits, pad_id=0):
+    """-log p(target) summed over the non-padding targets, and how many there are.
+
+    Padding never counts: a padded and an unpadded batch of the same texts give the same
+    (sum, count), so the mean nats per token sum / count is independent of padding.
+    """
+    mask = ops.cast(ops.not_equal(targets, pad_id), logits.dtype)
+    nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    return ops.sum(nll * mask), ops.sum(mask)

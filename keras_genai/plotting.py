@@ -161,6 +161,27 @@ def scatter_2d_panels(real, panels, limit=3.0, ncols=4):
     return fig
 
 
+def attention_map(weights, source, target, ax=None, title=None):
+    """Heat map of attention weights (len(target) [+ 1 for the end token], len(source)):
+    one row per output character, one column per input character."""
+    weights = np.asarray(weights, dtype="float64")
+    rows = list(target) + ["<end>"] * (weights.shape[0] - len(target))
+    if weights.ndim != 2 or weights.shape[1] != len(source) or len(rows) != weights.shape[0]:
+        raise ValueError(f"weights of shape {weights.shape} do not match {len(target)} output and {len(source)} input characters")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.28 * len(source) + 1.5, 0.28 * len(rows) + 1.2))
+    else:
+        fig = ax.figure
+    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source)), list(source))
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("input")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def save_figure(fig, path):
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -50,7 +50,7 @@ def test_local_file_is_used_as_full_mnist(tmp_path, capsys):
 
 def test_auto_prefers_the_keras_cache(tmp_path, monkeypatch):
     _fake_mnist_npz(tmp_path / "mnist.npz", n_train=30)
-    monkeypatch.setattr(datasets, "MNIST_CACHE", str(tmp_path / "mnist.npz"))
+    monkeypatch.setattr(datasets.images, "MNIST_CACHE", str(tmp_path / "mnist.npz"))
     data = datasets.load_mnist(verbose=False)
     assert len(data.x_train) == 30 and "cache" in data.source
 
@@ -60,8 +60,8 @@ def test_auto_downloads_when_reachable(tmp_path, monkeypatch):
 
     arrays = _fake_mnist_npz(tmp_path / "m.npz", n_train=40)
     monkeypatch.delenv("KERAS_GENAI_OFFLINE", raising=False)
-    monkeypatch.setattr(datasets, "MNIST_CACHE", str(tmp_path / "absent.npz"))
-    monkeypatch.setattr(datasets, "_reachable", lambda host, timeout=2.0: True)
+    monkeypatch.setattr(datasets.images, "MNIST_CACHE", str(tmp_path / "absent.npz"))
+    monkeypatch.setattr(datasets.images, "_reachable", lambda host, timeout=2.0: True)
     monkeypatch.setattr(
         keras.datasets.mnist, "load_data",
         lambda: ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])),
@@ -72,8 +72,8 @@ def test_auto_downloads_when_reachable(tmp_path, monkeypatch):
 
 def test_auto_falls_back_to_embedded_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_GENAI_OFFLINE", "1")
-    monkeypatch.setattr(datasets, "MNIST_CACHE", str(tmp_path / "absent.npz"))
-    monkeypatch.setattr(datasets, "_reachable", lambda *a, **k: pytest.fail("must not probe the network offline"))
+    monkeypatch.setattr(datasets.images, "MNIST_CACHE", str(tmp_path / "absent.npz"))
+    monkeypatch.setattr(datasets.images, "_reachable", lambda *a, **k: pytest.fail("must not probe the network offline"))
     assert "embedded" in datasets.load_mnist(verbose=False).source
 
 

@@ -391,7 +391,7 @@ def test_digit_classifier_cache_is_keyed_by_training_settings(tmp_path, monkeypa
     def no_training():
         raise AssertionError("the cached classifier was retrained")
 
-    monkeypatch.setattr(evaluation, "_digit_classifier_net", no_training)
+    monkeypatch.setattr(evaluation.images, "_digit_classifier_net", no_training)
     again = evaluation.digit_classifier(small, epochs=1, verbose=False)  # loaded from the cache
     x = datasets.scale_images(small.x_test, "ae")
     np.testing.assert_allclose(again.probabilities(x), one.probabilities(x), atol=1e-6)

@@ -1,0 +1,16 @@
+"""Data that works offline and says where it came from: images, toy 2-D data and text.
+
+Each loader uses bigger public data when it is cached or reachable and data shipped inside
+an installed package otherwise, and prints which. Sequence data is split by name, document
+or date, never by character offset, so held-out text is unseen text.
+"""
+
+from keras_genai.datasets.images import (
+    FAMILY_RANGES, IMAGE_SHAPE, ImageData, image_dataset, load_embedded_mnist, load_mnist, scale_images,
+    stratified_split, unscale_images,
+)
+from keras_genai.datasets.text import (
+    DATE_FORMATS, HELD_OUT_DATE_FORMATS, DateData, DatePairs, TextData, format_date, load_dates, load_names,
+    load_prose, sequence_dataset, token_windows,
+)
+from keras_genai.datasets.toy import ring_centres, ring_of_gaussians

@@ -1,0 +1,16 @@
+"""Numbers that say how good a generative model is, computed rather than claimed.
+
+`images`: the digit classifier and the scores built on its features (FID, KID, precision and
+recall, density and coverage), likelihood bounds, PSNR/SSIM, memorisation, score tables.
+`text`: the count-based bigram baseline, nats and bits per token, diversity and copying.
+`toy`: coverage of the 2-D ring of Gaussians.
+"""
+
+from keras_genai.evaluation.images import (
+    CEILING, SCORE_COLUMNS, ConfidenceReport, DigitClassifier, LabelAccuracy, bits_per_dim, confidence_report,
+    density_coverage, digit_classifier, fid, frechet_distance, image_scores, inception_score, iwae_bound, kid,
+    knn_radii, label_accuracy, manifold_scores, memorisation_check, nearest_neighbours, per_class_scores,
+    precision_recall, psnr, score_table, scorecard, ssim,
+)
+from keras_genai.evaluation.text import BigramBaseline, copy_rate, distinct_ngrams, likelihood_report, text_scores
+from keras_genai.evaluation.toy import RingCoverage, ring_coverage

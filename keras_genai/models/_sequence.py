@@ -1,0 +1,127 @@
+"""What the sequence models share: id checks, the padded next-token loss, sampling loops."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_genai import losses, sampling, tokenizers
+from keras_genai.evaluation.text import LN2
+from keras_genai.models._base import GenerativeModel
+
+
+def check_ids(ids, vocab_size, name="ids"):
+    """A batch of token ids: 2-D integers in [0, vocab_size) with at least two positions."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(
+            f"{name} must be integer token ids of shape (batch, length), got {ids.dtype} {ids.shape} "
+            "(encode texts with the model's tokenizer: tokenizer.encode_batch(texts, add_start=True, add_end=True))"
+        )
+    if ids.size == 0:
+        raise ValueError(f"{name} is empty")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"{name} hold ids in [{ids.min()}, {ids.max()}], outside the vocabulary [0, {vocab_size})")
+    return ids
+
+
+class SequenceModel(GenerativeModel):
+    """Base for token models: trains on padded int32 ids; tracks nats and bits per token.
+
+    Subclasses implement `_logits_and_targets(data, training)` -> (logits, targets) and list the
+    tokenizers whose vocabularies bound each array of the data in `_vocab_sizes()`.
+    """
+
+    def _make_token_trackers(self, *extra):
+        self._make_trackers("loss", "bits_per_char", *extra)
+
+    def _loss_and_figures(self, data, training):
+        logits, targets = self._logits_and_targets(data, training)
+        total, count = losses.token_cross_entropy(targets, logits, tokenizers.CharTokenizer.pad_id)
+        nats = total / ops.maximum(count, 1.0)
+        return nats, count, logits, targets
+
+    def _record(self, nats, count, **extra):
+        self._trackers["loss"].update_state(nats, sample_weight=count)
+        self._trackers["bits_per_char"].update_state(nats / LN2, sample_weight=count)
+        for name, (value, weight) in extra.items():
+            self._trackers[name].update_state(value, sample_weight=weight)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            nats, count, logits, targets = self._loss_and_figures(data, training=True)
+            # Gradients of replicas are summed under tf.distribute: divide by their number.
+            loss = nats / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return self._record(nats, count, **self._extra_figures(logits, targets))
+
+    def test_step(self, data):
+        nats, count, logits, targets = self._loss_and_figures(data, training=False)
+        return self._record(nats, count, **self._extra_figures(logits, targets))
+
+    def _extra_figures(self, logits, targets):
+        return {}
+
+    def _check_data(self, data, name):
+        if data is None:
+            raise ValueError(f"fit()/evaluate() needs data: {name} is None")
+        sizes = self._vocab_sizes()
+        if hasattr(data, "element_spec"):
+            spec = data.element_spec
+            specs = spec if isinstance(spec, (tuple, list)) else (spec,)
+            if len(specs) != len(sizes) or any(not s.dtype.is_integer for s in specs):
+                raise ValueError(f"{name} yields {specs}; {self._data_help()}")
+            batch = next(iter(data.take(1)))
+            arrays = batch if isinstance(batch, (tuple, list)) else (batch,)
+            name = f"{name} (first batch)"
+        elif isinstance(data, (np.ndarray, list, tuple)) or keras.ops.is_tensor(data):
+            arrays = data if isinstance(data, tuple) else (data,)
+            if len(arrays) != len(sizes):
+                raise ValueError(f"{name} holds {len(arrays)} arrays; {self._data_help()}")
+        else:
+            return
+        for array, size in zip(arrays, sizes):
+            check_ids(np.asarray(array), size, name)
+
+    def _check_fit_data(self, x, y, validation_data):
+        self._check_data(x if y is None else (x, y), "x")
+        if validation_data is not None:
+            self._check_data(validation_data, "validation_data")
+
+    def _prompt_ids(self, tokenizer, prompts, add_start=True):
+        """Prompt strings -> id arrays, refusing empty prompts and unknown characters."""
+        for prompt in prompts:
+            if not isinstance(prompt, str):
+                raise TypeError(f"a prompt must be a string, got {type(prompt).__name__}")
+            if not prompt:
+                raise ValueError("empty prompt: pass prompt=None to start from the start token alone")
+        return [tokenizer.encode(p, add_start=add_start, unknown="error") for p in prompts]
+
+
+def sample_loop(first_logits, state, step, max_new_tokens, sampler, rng, end_id, pad_id=0):
+    """Draw up to max_new_tokens ids per row with a NumPy rng: sample, feed back through step(tokens, state).
+
+    Rows that produced end_id stop (later positions are padding); the loop ends when all have.
+    Returns an int array (batch, generated length), end ids included.
+    """
+    max_new_tokens = check_max_new_tokens(max_new_tokens)
+    sampler = sampling.get(sampler)
+    logits, out = np.asarray(first_logits), []
+    done = np.zeros(len(logits), dtype=bool)
+    for position in range(max_new_tokens):
+        tokens = np.where(done, pad_id, sampler(logits, rng)).astype("int32")
+        out.append(tokens)
+        done |= tokens == end_id
+        if done.all() or position == max_new_tokens - 1:
+            break
+        logits, state = step(tokens, state)
+        logits = np.asarray(logits)
+    return np.stack(out, axis=1)
+
+
+def check_max_new_tokens(value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {value!r}")
+    return int(value)
