@@ -12,5 +12,7 @@ from keras_genai.evaluation.images import (
     knn_radii, label_accuracy, manifold_scores, memorisation_check, nearest_neighbours, per_class_scores,
     precision_recall, psnr, score_table, scorecard, ssim,
 )
-from keras_genai.evaluation.text import BigramBaseline, copy_rate, distinct_ngrams, likelihood_report, text_scores
+from keras_genai.evaluation.text import (
+    BigramBaseline, copy_rate, distinct_ngrams, likelihood_report, nats_under_sampler, text_scores,
+)
 from keras_genai.evaluation.toy import RingCoverage, ring_coverage

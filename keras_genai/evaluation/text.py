@@ -111,3 +111,21 @@ def text_scores(generated, train, ns=(1, 2, 3)):
     scores["copied_from_train"] = copy_rate(generated, train)
     scores["mean_length"] = float(np.mean([len(g) for g in generated]))
     return scores
+
+
+def nats_under_sampler(logits, targets, sampler, pad_id=0):
+    """Held-out nats per token of the distribution a sampler draws from, and the share of
+    targets it gives probability zero (top-k / top-p cut them off: their loss is infinite).
+
+    logits (n, t, vocab) of a model on held-out ids, targets (n, t); padding targets are skipped.
+    """
+    from keras_genai import sampling
+
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    if logits.ndim != 3 or targets.shape != logits.shape[:2]:
+        raise ValueError(f"logits (n, t, vocab) and targets (n, t) do not match: {logits.shape}, {targets.shape}")
+    keep = targets != pad_id
+    probs = sampling.get(sampler).distribution(logits[keep])
+    p = probs[np.arange(len(probs)), targets[keep]]
+    with np.errstate(divide="ignore"):
+        return float(-np.log(p).mean()), float(np.mean(p == 0))
