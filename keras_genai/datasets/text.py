@@ -113,7 +113,8 @@ def _shakespeare_speeches(path):
 def _pydoc_topics():
     from pydoc_data import topics
 
-    return [topics.topics[key] for key in sorted(topics.topics)]
+    # Some topics share one text: keep each text once, so no document is in two splits.
+    return list(dict.fromkeys(topics.topics[key] for key in sorted(topics.topics)))
 
 
 def load_prose(source="auto", fractions=(0.8, 0.1, 0.1), seed=0, verbose=True):

@@ -43,7 +43,7 @@ class CharLanguageModel(SequenceModel):
         self.drop = layers.Dropout(self.dropout, name="dropout")
         self.head = layers.Dense(vocab, name="logits")
         self._make_token_trackers()
-        self._compiled_step = None
+        self._graphs = {}
 
     def build(self, input_shape=None):
         self.embedding.build((None, None))
@@ -84,23 +84,23 @@ class CharLanguageModel(SequenceModel):
             new_states.append(h)
         return self.head(x), new_states
 
-    def _step_fn(self):
-        if self._compiled_step is None:
-            self._compiled_step = tf.function(self.step, reduce_retracing=True)
-        return self._compiled_step
+    def _compiled(self, name):
+        """step and the full forward pass as graphs (traced once per input rank): fair speed for both paths."""
+        if name not in self._graphs:
+            fn = self.step if name == "step" else (lambda ids: self(ids, training=False)[:, -1])
+            self._graphs[name] = tf.function(fn, reduce_retracing=True)
+        return self._graphs[name]
 
     def next_token_logits(self, ids):
         """Logits for the token after each full sequence (batch, length): the slow path, re-running it all."""
-        ids = check_ids(ids, self.tokenizer.vocab_size)
-        return np.asarray(self(ids, training=False))[:, -1]
+        return np.asarray(self._compiled("last")(check_ids(ids, self.tokenizer.vocab_size)))
 
-    def generate(self, prompt=None, max_new_tokens=100, sampler="greedy", num_samples=None, seed=None,
-                 stop_at_end=True):
+    def generate(self, prompt=None, max_new_tokens=100, sampler="greedy", num_samples=None, seed=None):
         """Continue prompt(s) by sampling one character at a time; returns prompt + continuation.
 
         prompt: a string, a list of strings, or None (start from the start token alone: e.g. new
         names), in which case num_samples says how many. sampler: a name or a sampling.Sampler.
-        A fixed seed gives the same text. Generation stops at the end token when stop_at_end.
+        A fixed seed gives the same text. A row stops at the end token (not part of the text).
         """
         max_new_tokens = check_max_new_tokens(max_new_tokens)
         single = isinstance(prompt, str)
@@ -121,10 +121,10 @@ class CharLanguageModel(SequenceModel):
         for length in sorted({len(i) for i in ids}):
             rows = [r for r, i in enumerate(ids) if len(i) == length]
             logits, states = self(np.stack([ids[r] for r in rows]), return_state=True)
-            new = sample_loop(np.asarray(logits)[:, -1], states, self._step_fn(), max_new_tokens, sampler,
+            new = sample_loop(np.asarray(logits)[:, -1], states, self._compiled("step"), max_new_tokens, sampler,
                               rng, self.tokenizer.end_id)
             for r, continuation in zip(rows, new):
-                texts[r] = prompts[r] + self.tokenizer.decode(continuation, stop_at_end=stop_at_end)
+                texts[r] = prompts[r] + self.tokenizer.decode(continuation)
         return texts[0] if single else texts
 
     def get_config(self):

@@ -47,7 +47,7 @@ class Seq2Seq(SequenceModel):
         self.combine = layers.Dense(self.units, activation="tanh", name="combine")
         self.head = layers.Dense(self.target_tokenizer.vocab_size, name="logits")
         self._make_token_trackers("accuracy")
-        self._compiled = {}
+        self._graphs = {}
 
     def build(self, input_shape=None):
         u, e = self.units, self.embedding_dim
@@ -110,11 +110,11 @@ class Seq2Seq(SequenceModel):
         logits, _ = self._readout(h[:, None, :], encoder_outputs, mask)
         return logits[:, 0], (h, encoder_outputs, mask)
 
-    def _fn(self, name):
-        if name not in self._compiled:
+    def _compiled(self, name):
+        if name not in self._graphs:
             fn = {"encode": self.encode, "step": self.step}[name]
-            self._compiled[name] = tf.function(fn, reduce_retracing=True)
-        return self._compiled[name]
+            self._graphs[name] = tf.function(fn, reduce_retracing=True)
+        return self._graphs[name]
 
     # --- decoding -------------------------------------------------------------------------
 
@@ -128,7 +128,7 @@ class Seq2Seq(SequenceModel):
         return self.source_tokenizer.encode_batch(sources, unknown="error"), ids
 
     def _start_state(self, source_ids, repeat=1):
-        outputs, mask, h = self._fn("encode")(source_ids)
+        outputs, mask, h = self._compiled("encode")(source_ids)
         state = (h, outputs, mask)
         return tf.nest.map_structure(lambda s: tf.repeat(s, repeat, axis=0), state)
 
@@ -141,8 +141,8 @@ class Seq2Seq(SequenceModel):
         for i in range(0, len(sources), batch_size):
             chunk = sources[i:i + batch_size]
             state = self._start_state(chunk)
-            logits, state = self._fn("step")(np.full(len(chunk), start, "int32"), state)
-            new = sample_loop(logits, state, self._fn("step"), max_new_tokens, sampler, rng, self.target_tokenizer.end_id)
+            logits, state = self._compiled("step")(np.full(len(chunk), start, "int32"), state)
+            new = sample_loop(logits, state, self._compiled("step"), max_new_tokens, sampler, rng, self.target_tokenizer.end_id)
             out += self.target_tokenizer.decode_batch(new)
         return out
 
@@ -160,7 +160,7 @@ class Seq2Seq(SequenceModel):
             state = self._start_state(chunk, repeat=beam_width)
 
             def log_probs(tokens, state):
-                logits, state = self._fn("step")(tokens, state)
+                logits, state = self._compiled("step")(tokens, state)
                 return tf.nn.log_softmax(logits).numpy(), state
 
             sequences, _ = sampling.beam_search(
