@@ -155,3 +155,45 @@ def test_unsynchronized_batchnorm_is_the_only_difference(strategy):
     distributed = train(lambda: build_gan(synchronized=False), "gan", False, strategy)
     with pytest.raises(AssertionError, match="trained differently"):
         assert_same_training(single, distributed)
+
+
+def _sequence_models():
+    from keras_genai import CharLanguageModel, Seq2Seq, tokenizers
+
+    tok = tokenizers.CharTokenizer(list("abcdef"))
+    rng = np.random.default_rng(0)
+    # Rows of very different lengths: the two replicas hold different numbers of real tokens, so a
+    # per-replica mean would weight them wrongly.
+    lengths = np.concatenate([np.full(GLOBAL_BATCH // 2, 9), np.full(GLOBAL_BATCH // 2, 2)])
+    texts = ["".join(rng.choice(list("abcdef"), n)) for n in np.tile(lengths, STEPS)]
+    ids = tok.encode_batch(texts, add_start=True, add_end=True)
+
+    def lm():
+        model = CharLanguageModel(tok, embedding_dim=4, units=6, num_layers=2)
+        model.compile(sgd())
+        return model
+
+    def s2s():
+        model = Seq2Seq(tok, tok, embedding_dim=4, units=6, attention="additive")
+        model.compile(sgd())
+        return model
+
+    return {"CharLanguageModel": (lm, ids), "Seq2Seq": (s2s, (ids, ids[::-1].copy()))}
+
+
+@pytest.mark.parametrize("name", ["CharLanguageModel", "Seq2Seq"])
+def test_sequence_models_average_over_the_global_batch_of_tokens(name, strategy):
+    build, x = _sequence_models()[name]
+
+    def run(strat):
+        keras.utils.set_random_seed(0)
+        with strat.scope() if strat else contextlib.nullcontext():
+            model = build()
+            model.build()
+        before = state(model)
+        history = model.fit(x, batch_size=GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0)
+        return before, state(model), {k: v[-1] for k, v in history.history.items()}
+
+    single, distributed = run(None), run(strategy)
+    assert any(np.abs(end - start).max() > 1e-4 for (_, start), (_, end) in zip(single[0], single[1]))
+    assert_same_training(single, distributed, atol=1e-6)

@@ -38,28 +38,31 @@ class SequenceModel(GenerativeModel):
     def _loss_and_figures(self, data, training):
         logits, targets = self._logits_and_targets(data, training)
         total, count = losses.token_cross_entropy(targets, logits, tokenizers.CharTokenizer.pad_id)
-        nats = total / ops.maximum(count, 1.0)
-        return nats, count, logits, targets
+        return total, count, logits, targets
 
-    def _record(self, nats, count, **extra):
+    def _record(self, total, count, logits, targets):
+        nats = total / ops.maximum(count, 1.0)
+        # Weighted by this batch's token count: the epoch figure is the exact mean over all tokens.
         self._trackers["loss"].update_state(nats, sample_weight=count)
         self._trackers["bits_per_char"].update_state(nats / LN2, sample_weight=count)
-        for name, (value, weight) in extra.items():
+        for name, (value, weight) in self._extra_figures(logits, targets).items():
             self._trackers[name].update_state(value, sample_weight=weight)
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
-            nats, count, logits, targets = self._loss_and_figures(data, training=True)
-            # Gradients of replicas are summed under tf.distribute: divide by their number.
-            loss = nats / tf.distribute.get_strategy().num_replicas_in_sync
+            total, count, logits, targets = self._loss_and_figures(data, training=True)
+            # Mean over the tokens of the *global* batch: replicas hold different numbers of
+            # padding positions, and their gradients are summed under tf.distribute.
+            context = tf.distribute.get_replica_context()
+            global_count = count if context is None else context.all_reduce("sum", count)
+            loss = total / ops.maximum(global_count, 1.0)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
-        return self._record(nats, count, **self._extra_figures(logits, targets))
+        return self._record(total, count, logits, targets)
 
     def test_step(self, data):
-        nats, count, logits, targets = self._loss_and_figures(data, training=False)
-        return self._record(nats, count, **self._extra_figures(logits, targets))
+        return self._record(*self._loss_and_figures(data, training=False))
 
     def _extra_figures(self, logits, targets):
         return {}

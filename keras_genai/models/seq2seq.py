@@ -93,6 +93,8 @@ class Seq2Seq(SequenceModel):
         return (logits, weights) if return_attention else logits
 
     def _logits_and_targets(self, data, training):
+        if len(data) == 1:  # fit(x=(source_ids, target_ids)) arrives as ((source_ids, target_ids),)
+            data = data[0]
         source_ids, target_ids = data
         return self((source_ids, target_ids[:, :-1]), training=training), target_ids[:, 1:]
 
