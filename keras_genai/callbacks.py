@@ -106,7 +106,7 @@ class ScoreTracker(keras.callbacks.Callback):
     """Scores the model while it trains: `score(model)` -> {name: value}, after every `every` epochs
     and the last. `epochs` lists the epochs scored and `history` {name: [value per scored epoch]},
     so a quality or diversity curve (e.g. modes covered) can be drawn next to the losses. Numbers
-    are kept as floats; arrays (a histogram, the samples themselves) as NumPy arrays.
+    are kept as floats, texts (generated samples) as strings, arrays (a histogram, images) as NumPy arrays.
     """
 
     def __init__(self, score, every=1):
@@ -128,7 +128,14 @@ class ScoreTracker(keras.callbacks.Callback):
             raise TypeError(f"score must return a dict {{name: value}}, got {type(values).__name__}")
         self.epochs.append(done)
         for name, value in values.items():
-            self.history.setdefault(name, []).append(float(value) if np.ndim(value) == 0 else np.asarray(value))
+            self.history.setdefault(name, []).append(_recorded(value))
+
+
+def _recorded(value):
+    """Numbers as floats, texts (a string or a list of strings) as they are, arrays as NumPy arrays."""
+    if isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+        return value
+    return float(value) if np.ndim(value) == 0 else np.asarray(value)
 
 
 def _clock(seconds):

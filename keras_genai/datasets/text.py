@@ -170,7 +170,7 @@ def sequence_dataset(ids, batch_size, shuffle=True, seed=0, drop_remainder=True)
     if n == 0 or (n < batch_size and drop_remainder):
         raise ValueError(f"batch_size={batch_size} is larger than the {n} sequences")
     elements = tuple(a.astype("int32") for a in arrays)
-    ds = tf.data.Dataset.from_tensor_slices(elements if len(elements) > 1 else elements[0]).cache()
+    ds = tf.data.Dataset.from_tensor_slices(elements if len(elements) > 1 else elements[0])  # in memory: no cache()
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

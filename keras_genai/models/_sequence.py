@@ -103,24 +103,37 @@ class SequenceModel(GenerativeModel):
         return [tokenizer.encode(p, add_start=add_start, unknown="error") for p in prompts]
 
 
-def sample_loop(first_logits, state, step, max_new_tokens, sampler, rng, end_id, pad_id=0):
+def never_generated(tokenizer):
+    """Ids a model may score but must never emit: padding, start and unknown."""
+    return [tokenizer.pad_id, tokenizer.start_id, tokenizer.unknown_id]
+
+
+def generation_logits(logits, banned):
+    """Next-token logits with the banned ids at -inf: samplers renormalise over the rest."""
+    logits = np.array(logits, dtype="float64")
+    logits[:, banned] = -np.inf
+    return logits
+
+
+def sample_loop(first_logits, state, step, max_new_tokens, sampler, rng, tokenizer):
     """Draw up to max_new_tokens ids per row with a NumPy rng: sample, feed back through step(tokens, state).
 
-    Rows that produced end_id stop (later positions are padding); the loop ends when all have.
-    Returns an int array (batch, generated length), end ids included.
+    Padding, start and unknown ids are never drawn. Rows that produced the end id stop (later
+    positions are padding); the loop ends when all have. Returns an int array (batch, generated
+    length), end ids included.
     """
     max_new_tokens = check_max_new_tokens(max_new_tokens)
-    sampler = sampling.get(sampler)
-    logits, out = np.asarray(first_logits), []
+    sampler, banned = sampling.get(sampler), never_generated(tokenizer)
+    logits, out = first_logits, []
+    end_id, pad_id = tokenizer.end_id, tokenizer.pad_id
     done = np.zeros(len(logits), dtype=bool)
     for position in range(max_new_tokens):
-        tokens = np.where(done, pad_id, sampler(logits, rng)).astype("int32")
+        tokens = np.where(done, pad_id, sampler(generation_logits(logits, banned), rng)).astype("int32")
         out.append(tokens)
         done |= tokens == end_id
         if done.all() or position == max_new_tokens - 1:
             break
         logits, state = step(tokens, state)
-        logits = np.asarray(logits)
     return np.stack(out, axis=1)
 
 

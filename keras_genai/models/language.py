@@ -13,7 +13,9 @@ import tensorflow as tf
 from keras import layers
 
 from keras_genai import _checks, tokenizers
-from keras_genai.models._sequence import SequenceModel, check_ids, check_max_new_tokens, sample_loop
+from keras_genai.models._sequence import (
+    SequenceModel, check_ids, check_max_new_tokens, generation_logits, never_generated, sample_loop,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -92,8 +94,10 @@ class CharLanguageModel(SequenceModel):
         return self._graphs[name]
 
     def next_token_logits(self, ids):
-        """Logits for the token after each full sequence (batch, length): the slow path, re-running it all."""
-        return np.asarray(self._compiled("last")(check_ids(ids, self.tokenizer.vocab_size)))
+        """Logits of the token after each full sequence (batch, length), as generate samples them
+        (padding, start and unknown at -inf): the slow path, re-running the whole sequence."""
+        logits = self._compiled("last")(check_ids(ids, self.tokenizer.vocab_size))
+        return generation_logits(logits, never_generated(self.tokenizer))
 
     def generate(self, prompt=None, max_new_tokens=100, sampler="greedy", num_samples=None, seed=None):
         """Continue prompt(s) by sampling one character at a time; returns prompt + continuation.
@@ -122,7 +126,7 @@ class CharLanguageModel(SequenceModel):
             rows = [r for r, i in enumerate(ids) if len(i) == length]
             logits, states = self(np.stack([ids[r] for r in rows]), return_state=True)
             new = sample_loop(np.asarray(logits)[:, -1], states, self._compiled("step"), max_new_tokens, sampler,
-                              rng, self.tokenizer.end_id)
+                              rng, self.tokenizer)
             for r, continuation in zip(rows, new):
                 texts[r] = prompts[r] + self.tokenizer.decode(continuation)
         return texts[0] if single else texts

@@ -13,10 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
+from scipy import special
 
 from keras_genai import _checks, sampling, tokenizers
 from keras_genai.layers import SCORES, Attention
-from keras_genai.models._sequence import SequenceModel, check_max_new_tokens, sample_loop
+from keras_genai.models._sequence import (
+    SequenceModel, check_max_new_tokens, generation_logits, never_generated, sample_loop,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -126,8 +129,8 @@ class Seq2Seq(SequenceModel):
         sources = list(sources)
         if not sources:
             raise ValueError("no source texts to translate")
-        ids = self._prompt_ids(self.source_tokenizer, sources, add_start=False)
-        return self.source_tokenizer.encode_batch(sources, unknown="error"), ids
+        self._prompt_ids(self.source_tokenizer, sources, add_start=False)  # refuses empty texts, unknown characters
+        return self.source_tokenizer.encode_batch(sources, unknown="error")
 
     def _start_state(self, source_ids, repeat=1):
         outputs, mask, h = self._compiled("encode")(source_ids)
@@ -137,14 +140,14 @@ class Seq2Seq(SequenceModel):
     def generate(self, prompt, max_new_tokens=None, sampler="greedy", seed=None, batch_size=256):
         """Target texts for source texts (the shared sequence API), one sampled token at a time."""
         max_new_tokens = check_max_new_tokens(max_new_tokens or self.max_target_length)
-        sources, _ = self._encode_sources(prompt)
+        sources = self._encode_sources(prompt)
         rng, start, out = np.random.default_rng(seed), self.target_tokenizer.start_id, []
         sampler = sampling.get(sampler)
         for i in range(0, len(sources), batch_size):
             chunk = sources[i:i + batch_size]
             state = self._start_state(chunk)
             logits, state = self._compiled("step")(np.full(len(chunk), start, "int32"), state)
-            new = sample_loop(logits, state, self._compiled("step"), max_new_tokens, sampler, rng, self.target_tokenizer.end_id)
+            new = sample_loop(logits, state, self._compiled("step"), max_new_tokens, sampler, rng, self.target_tokenizer)
             out += self.target_tokenizer.decode_batch(new)
         return out
 
@@ -155,15 +158,16 @@ class Seq2Seq(SequenceModel):
         (output characters + end token, source characters).
         """
         max_length = check_max_new_tokens(max_length or self.max_target_length)
-        sources, source_lists = self._encode_sources(texts)
-        results = []
+        sources = self._encode_sources(texts)
+        banned, results = never_generated(self.target_tokenizer), []
         for i in range(0, len(sources), batch_size):
             chunk = sources[i:i + batch_size]
             state = self._start_state(chunk, repeat=beam_width)
 
             def log_probs(tokens, state):
                 logits, state = self._compiled("step")(tokens, state)
-                return tf.nn.log_softmax(logits).numpy(), state
+                logits = generation_logits(logits, banned)
+                return logits - special.logsumexp(logits, axis=1, keepdims=True), state
 
             sequences, _ = sampling.beam_search(
                 log_probs, state, len(chunk), self.target_tokenizer.start_id, self.target_tokenizer.end_id,
