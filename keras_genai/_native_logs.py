@@ -21,6 +21,7 @@ KNOWN_NOISE = re.compile(
     rb"|cpu_feature_guard\.cc|This TensorFlow binary is optimized|To enable the following instructions"
     rb"|Could not find cuda drivers on your machine|failed call to cuInit"
     rb"|meta_optimizer\.cc:\d+\] remapper failed"
+    rb"|oneDNN supports DT_BOOL only on platforms"  # a masked GRU on a CPU without AVX-512
 )
 
 _state = {}
