@@ -21,7 +21,7 @@ KNOWN_NOISE = re.compile(
     rb"|cpu_feature_guard\.cc|This TensorFlow binary is optimized|To enable the following instructions"
     rb"|Could not find cuda drivers on your machine|failed call to cuInit"
     rb"|meta_optimizer\.cc:\d+\] remapper failed"
-    rb"|oneDNN supports DT_BOOL only on platforms"  # a masked GRU on a CPU without AVX-512
+    rb"|oneDNN supports DT_BOOL only on platforms"  # printed when a masked GRU first runs on this CPU
 )
 
 _state = {}
