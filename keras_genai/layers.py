@@ -1,6 +1,7 @@
 """Reusable layers that hold no training logic."""
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 SCORES = ("additive", "multiplicative")
@@ -55,3 +56,137 @@ class Attention(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "score": self.score}
+
+
+# --- Transformer pieces ------------------------------------------------------------------------
+
+POSITIONS = ("learned", "sinusoidal")
+
+
+def sinusoidal_table(length, dim):
+    """Vaswani et al.'s positions: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same)."""
+    positions = np.arange(length)[:, None]
+    rates = 1.0 / 10000 ** (np.arange(0, dim, 2) / dim)
+    table = np.zeros((length, dim), dtype="float32")
+    table[:, 0::2] = np.sin(positions * rates)
+    table[:, 1::2] = np.cos(positions * rates)[:, : dim // 2]
+    return table
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class PositionalEmbedding(layers.Layer):
+    """Adds a vector per position to token embeddings (b, t, d), positions start..start+t-1.
+
+    Self-attention alone is blind to order (it sees a set of vectors); these vectors say where
+    each token is. kind="learned": one trained vector per position up to max_length;
+    "sinusoidal": the fixed table of `sinusoidal_table`.
+    """
+
+    def __init__(self, max_length, dim, kind="learned", **kwargs):
+        super().__init__(**kwargs)
+        if kind not in POSITIONS:
+            raise ValueError(f"kind must be one of {POSITIONS}, got {kind!r}")
+        self.max_length, self.dim, self.kind = int(max_length), int(dim), kind
+
+    def build(self, input_shape=None):
+        if self.kind == "learned":
+            self.table = self.add_weight(shape=(self.max_length, self.dim), initializer=keras.initializers.RandomNormal(stddev=0.02), name="table")
+        else:
+            self.table = ops.convert_to_tensor(sinusoidal_table(self.max_length, self.dim))
+        self.built = True
+
+    def call(self, x, start=0):
+        length = ops.shape(x)[1]
+        return x + ops.slice(self.table, (start, 0), (length, self.dim))[None]
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length, "dim": self.dim, "kind": self.kind}
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class SelfAttention(layers.Layer):
+    """Multi-head scaled dot-product self-attention, written out, with an optional key/value cache.
+
+    Q = X W_q, K = X W_k, V = X W_v, split into heads of size d_h;
+    A = softmax(Q K^T / sqrt(d_h) + M), output = concat_heads(A V) W_o,
+    where M is -inf above the diagonal when causal (position t sees only positions <= t).
+
+    The cache (2, b, max_length, heads, d_h) holds the keys and values of past positions: a call
+    with x of t new positions starting at `start` writes their keys and values at start..start+t-1
+    and attends over everything written so far, so a new token costs one position of work, not a
+    re-run of the prefix. call(...) -> (output, updated cache or None, weights (b, heads, t, s) or None).
+    """
+
+    def __init__(self, num_heads, head_dim, causal=True, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.head_dim, self.causal, self.dropout = int(num_heads), int(head_dim), bool(causal), float(dropout)
+        self.qkv = layers.Dense(3 * self.num_heads * self.head_dim, name="qkv")
+        self.drop = layers.Dropout(self.dropout)
+        self.out = None
+
+    def build(self, input_shape):
+        self.qkv.build(input_shape)
+        self.out = layers.Dense(input_shape[-1], name="out")
+        self.out.build((*input_shape[:-1], self.num_heads * self.head_dim))
+        self.built = True
+
+    def call(self, x, cache=None, start=0, key_mask=None, training=False, return_weights=False):
+        b, t = ops.shape(x)[0], ops.shape(x)[1]
+        q, k, v = ops.split(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), 3, axis=2)
+        q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # (b, t, heads, d_h)
+        if cache is not None:
+            keys = ops.slice_update(cache[0], (0, start, 0, 0), k)
+            values = ops.slice_update(cache[1], (0, start, 0, 0), v)
+            cache, k, v = ops.stack([keys, values]), keys, values
+        scores = ops.einsum("bthd,bshd->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
+        query_pos = start + ops.arange(t)[:, None]
+        key_pos = ops.arange(ops.shape(k)[1])[None, :]
+        allowed = key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool")
+        allowed = ops.broadcast_to(allowed[None, None], ops.shape(scores))
+        if key_mask is not None:
+            allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
+        weights = ops.softmax(ops.where(allowed, scores, -1e9), axis=-1)
+        mixed = ops.einsum("bhts,bshd->bthd", self.drop(weights, training=training), v)
+        out = self.out(ops.reshape(mixed, (b, t, self.num_heads * self.head_dim)))
+        return out, cache, (weights if return_weights else None)
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "head_dim": self.head_dim,
+                "causal": self.causal, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class TransformerBlock(layers.Layer):
+    """Pre-norm block: x + Attention(LayerNorm(x)), then x + MLP(LayerNorm(x)) with a GELU MLP."""
+
+    def __init__(self, num_heads, head_dim, mlp_dim, causal=True, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.head_dim, self.mlp_dim = int(num_heads), int(head_dim), int(mlp_dim)
+        self.causal, self.dropout = bool(causal), float(dropout)
+        self.norm_1 = layers.LayerNormalization(epsilon=1e-5, name="norm_1")
+        self.attention = SelfAttention(num_heads, head_dim, causal, dropout, name="attention")
+        self.norm_2 = layers.LayerNormalization(epsilon=1e-5, name="norm_2")
+        self.mlp_in = layers.Dense(self.mlp_dim, activation="gelu", name="mlp_in")
+        self.mlp_out = None
+        self.drop = layers.Dropout(self.dropout)
+
+    def build(self, input_shape):
+        self.norm_1.build(input_shape)
+        self.attention.build(input_shape)
+        self.norm_2.build(input_shape)
+        self.mlp_in.build(input_shape)
+        self.mlp_out = layers.Dense(input_shape[-1], name="mlp_out")
+        self.mlp_out.build((*input_shape[:-1], self.mlp_dim))
+        self.built = True
+
+    def call(self, x, cache=None, start=0, key_mask=None, training=False, return_weights=False):
+        """-> (output, updated cache or None, attention weights (b, heads, t, s) or None)."""
+        attended, cache, weights = self.attention(self.norm_1(x), cache=cache, start=start, key_mask=key_mask,
+                                                  training=training, return_weights=return_weights)
+        x = x + self.drop(attended, training=training)
+        x = x + self.drop(self.mlp_out(self.mlp_in(self.norm_2(x))), training=training)
+        return x, cache, weights
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "head_dim": self.head_dim,
+                "mlp_dim": self.mlp_dim, "causal": self.causal, "dropout": self.dropout}

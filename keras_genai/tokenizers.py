@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_genai import _checks
 
-PAD, START, END, UNKNOWN = "<pad>", "<start>", "<end>", "<unk>"
+PAD, START, END, UNKNOWN, MASK = "<pad>", "<start>", "<end>", "<unk>", "<mask>"
 SPECIAL_TOKENS = (PAD, START, END, UNKNOWN)
 UNKNOWN_POLICIES = {"error", "map"}
 
@@ -31,16 +31,17 @@ def _check_texts(texts, name="texts"):
 
 @keras.saving.register_keras_serializable(package="keras_genai")
 class CharTokenizer:
-    """Ids for characters: 0 padding, 1 start, 2 end, 3 unknown, then the characters in order.
+    """Ids for characters: 0 padding, 1 start, 2 end, 3 unknown, [4 mask,] then the characters in order.
 
     unknown: what `encode` does with a character outside the vocabulary, "error" (the default:
     a ValueError naming the characters) or "map" (to the unknown id, e.g. to score held-out text
     that holds a character the training text never did). Each call can override it.
+    mask_token: add a `<mask>` id (4) for masked language models; text never encodes to it.
     """
 
     pad_id, start_id, end_id, unknown_id = 0, 1, 2, 3
 
-    def __init__(self, characters, unknown="error"):
+    def __init__(self, characters, unknown="error", mask_token=False):
         characters = list(characters)
         if not characters:
             raise ValueError("a CharTokenizer needs at least one character")
@@ -52,11 +53,15 @@ class CharTokenizer:
         _checks.check_choice(unknown, UNKNOWN_POLICIES, "unknown")
         self.characters = characters
         self.unknown = unknown
-        self.vocabulary = list(SPECIAL_TOKENS) + characters
-        self._ids = {c: i for i, c in enumerate(self.vocabulary) if i >= len(SPECIAL_TOKENS)}
+        self.mask_token = bool(mask_token)
+        self.special_tokens = list(SPECIAL_TOKENS) + [MASK] * self.mask_token
+        self.mask_id = len(SPECIAL_TOKENS) if self.mask_token else None
+        self.first_character_id = len(self.special_tokens)
+        self.vocabulary = self.special_tokens + characters
+        self._ids = {c: i + self.first_character_id for i, c in enumerate(characters)}
 
     @classmethod
-    def from_texts(cls, texts, min_count=1, unknown="error"):
+    def from_texts(cls, texts, min_count=1, unknown="error", mask_token=False):
         """The characters seen at least min_count times in texts, most frequent first."""
         counts = collections.Counter()
         for text in _check_texts(texts):
@@ -64,7 +69,7 @@ class CharTokenizer:
         chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
         if not chars:
             raise ValueError("texts hold no character (empty texts or min_count too high)")
-        return cls(chars, unknown=unknown)
+        return cls(chars, unknown=unknown, mask_token=mask_token)
 
     @property
     def vocab_size(self):
@@ -74,7 +79,7 @@ class CharTokenizer:
         return self.vocab_size
 
     def __repr__(self):
-        return f"CharTokenizer({len(self.characters)} characters + {len(SPECIAL_TOKENS)} special tokens)"
+        return f"CharTokenizer({len(self.characters)} characters + {len(self.special_tokens)} special tokens)"
 
     def unknown_characters(self, text):
         """The distinct characters of text that are not in the vocabulary."""
@@ -126,7 +131,7 @@ class CharTokenizer:
                 break
             if i == self.unknown_id:
                 chars.append("\ufffd")
-            elif i >= len(SPECIAL_TOKENS):
+            elif i >= self.first_character_id:
                 chars.append(self.vocabulary[i])
         return "".join(chars)
 
@@ -134,7 +139,7 @@ class CharTokenizer:
         return [self.decode(row, stop_at_end) for row in np.asarray(ids)]
 
     def get_config(self):
-        return {"characters": self.characters, "unknown": self.unknown}
+        return {"characters": self.characters, "unknown": self.unknown, "mask_token": self.mask_token}
 
     @classmethod
     def from_config(cls, config):

@@ -104,8 +104,9 @@ class SequenceModel(GenerativeModel):
 
 
 def never_generated(tokenizer):
-    """Ids a model may score but must never emit: padding, start and unknown."""
-    return [tokenizer.pad_id, tokenizer.start_id, tokenizer.unknown_id]
+    """Ids a model may score but must never emit: padding, start, unknown (and mask)."""
+    banned = [tokenizer.pad_id, tokenizer.start_id, tokenizer.unknown_id]
+    return banned + ([tokenizer.mask_id] if tokenizer.mask_id is not None else [])
 
 
 def generation_logits(logits, banned):
