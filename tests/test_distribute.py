@@ -158,9 +158,9 @@ def test_unsynchronized_batchnorm_is_the_only_difference(strategy):
 
 
 def _sequence_models():
-    from keras_genai import CharLanguageModel, Seq2Seq, tokenizers
+    from keras_genai import GPT, CharLanguageModel, MaskedLanguageModel, Seq2Seq, tokenizers
 
-    tok = tokenizers.CharTokenizer(list("abcdef"))
+    tok = tokenizers.CharTokenizer(list("abcdef"), mask_token=True)
     rng = np.random.default_rng(0)
     # Rows of very different lengths: the two replicas hold different numbers of real tokens, so a
     # per-replica mean would weight them wrongly.
@@ -178,10 +178,22 @@ def _sequence_models():
         model.compile(sgd())
         return model
 
-    return {"CharLanguageModel": (lm, ids), "Seq2Seq": (s2s, (ids, ids[::-1].copy()))}
+    def gpt():
+        model = GPT(tok, context_length=16, num_layers=1, num_heads=2, embed_dim=8)
+        model.compile(sgd())
+        return model
+
+    def mlm():
+        model = MaskedLanguageModel(tok, context_length=16, num_layers=1, num_heads=2, embed_dim=8, mask_rate=0.5,
+                                    seed=0)
+        model.compile(sgd())
+        return model
+
+    return {"CharLanguageModel": (lm, ids), "Seq2Seq": (s2s, (ids, ids[::-1].copy())), "GPT": (gpt, ids),
+            "MaskedLanguageModel": (mlm, ids)}
 
 
-@pytest.mark.parametrize("name", ["CharLanguageModel", "Seq2Seq"])
+@pytest.mark.parametrize("name", ["CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel"])
 def test_sequence_models_average_over_the_global_batch_of_tokens(name, strategy):
     build, x = _sequence_models()[name]
 

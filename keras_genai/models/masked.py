@@ -19,6 +19,7 @@ from keras import ops
 from scipy import special
 
 from keras_genai import _checks, sampling
+from keras_genai.models._base import draw_for_replica
 from keras_genai.models._sequence import generation_logits, never_generated
 from keras_genai.models.gpt import TransformerStack
 
@@ -72,8 +73,11 @@ class MaskedLanguageModel(TransformerStack):
         return "MaskedLanguageModel trains on one int array of token ids (batch, length <= context_length)"
 
     def _corrupt(self, ids):
-        shape = ops.shape(ids)
-        draws = [keras.random.uniform(shape, seed=self.seed_generator) for _ in range(3)]
+        batch, length = ops.shape(ids)[0], ops.shape(ids)[1]
+        # Under tf.distribute each replica takes its rows of one draw for the global batch (see
+        # draw_for_replica): replicas holding copies of one SeedGenerator would mask alike.
+        draws = [draw_for_replica(lambda n: keras.random.uniform((n, length), seed=self.seed_generator), batch)
+                 for _ in range(3)]
         return mask_tokens(ids, self.tokenizer.mask_id, self.tokenizer.first_character_id,
                            self.tokenizer.vocab_size, draws, self.mask_rate)
 
