@@ -74,6 +74,17 @@ def test_generation_never_emits_padding_start_or_unknown(lm):
         assert (row != tok.pad_id).all() if not len(ends) else (row[: ends[0]] != tok.pad_id).all()
 
 
+def test_generate_matches_the_slow_path_for_a_seed(lm):
+    tok = lm.tokenizer
+    for seed in range(5):
+        text = lm.generate("ca", 12, sampler=sampling.Temperature(1.5), seed=seed)
+        rng, ids = np.random.default_rng(seed), list(tok.encode("ca", add_start=True))
+        while len(ids) < 15 and ids[-1] != tok.end_id:
+            ids.append(int(sampling.Temperature(1.5)(lm.next_token_logits(np.array([ids])), rng)[0]))
+        assert text == "ca" + tok.decode(ids[3:])
+        assert lm.generate("ca", 12, sampler=sampling.Temperature(1.5), seed=seed) == text
+
+
 def test_generate_batches_prompts_of_different_lengths(lm):
     out = lm.generate(["a", "fra", "a"], 5, sampler="greedy")
     assert out[0] == out[2] == lm.generate("a", 5) and out[1].startswith("fra")

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_genai import losses, sampling, tokenizers
+from keras_genai import _checks, losses, sampling, tokenizers
 from keras_genai.evaluation.text import LN2
 from keras_genai.models._base import GenerativeModel
 
@@ -92,6 +92,37 @@ class SequenceModel(GenerativeModel):
         self._check_data(x if y is None else (x, y), "x")
         if validation_data is not None:
             self._check_data(validation_data, "validation_data")
+
+    def _continue_prompts(self, prompt, num_samples, max_new_tokens, sampler, seed, start):
+        """generate() of a language model: prompt(s) or None -> prompt + sampled continuation(s).
+
+        start(batch of prompt ids (b, t)) -> (next-token logits (b, vocab), state, step function);
+        prompts of one length run as one batch, then sample_loop draws one token per step.
+        """
+        max_new_tokens = check_max_new_tokens(max_new_tokens)
+        single = isinstance(prompt, str)
+        if prompt is None:
+            n = 1 if num_samples is None else _checks.check_positive_int(num_samples, "num_samples")
+            prompts, ids = [""] * n, [np.array([self.tokenizer.start_id], dtype="int32")] * n
+        else:
+            prompts = [prompt] if single else list(prompt)
+            if not prompts:
+                raise ValueError("prompt is an empty list")
+            if num_samples is not None:
+                raise ValueError("num_samples applies only to prompt=None; repeat the prompt in a list instead")
+            ids = self._prompt_ids(self.tokenizer, prompts)
+        self._check_generation_length(max(len(i) for i in ids), max_new_tokens)
+        rng, texts = np.random.default_rng(seed), [None] * len(prompts)
+        for length in sorted({len(i) for i in ids}):
+            rows = [r for r, i in enumerate(ids) if len(i) == length]
+            logits, state, step = start(np.stack([ids[r] for r in rows]))
+            new = sample_loop(logits, state, step, max_new_tokens, sampler, rng, self.tokenizer)
+            for r, continuation in zip(rows, new):
+                texts[r] = prompts[r] + self.tokenizer.decode(continuation)
+        return texts[0] if single else texts
+
+    def _check_generation_length(self, prompt_length, max_new_tokens):
+        """Models with a context window refuse prompts that do not leave room; recurrent ones have none."""
 
     def _prompt_ids(self, tokenizer, prompts, add_start=True):
         """Prompt strings -> id arrays, refusing empty prompts and unknown characters."""

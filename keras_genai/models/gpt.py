@@ -13,10 +13,8 @@ import tensorflow as tf
 from keras import layers, ops
 
 from keras_genai import _checks, tokenizers
-from keras_genai.layers import POSITIONS, PositionalEmbedding, TransformerBlock
-from keras_genai.models._sequence import (
-    SequenceModel, check_ids, check_max_new_tokens, generation_logits, never_generated, sample_loop,
-)
+from keras_genai.layers import PositionalEmbedding, TransformerBlock
+from keras_genai.models._sequence import SequenceModel, check_ids, generation_logits, never_generated
 
 
 class TransformerStack(SequenceModel):
@@ -164,33 +162,16 @@ class GPT(TransformerStack):
         The prompt (with its start token) plus max_new_tokens must fit in the context window.
         use_cache=False re-runs the whole sequence for every new token (same tokens, slower).
         """
-        max_new_tokens = check_max_new_tokens(max_new_tokens)
-        single = isinstance(prompt, str)
-        if prompt is None:
-            n = 1 if num_samples is None else _checks.check_positive_int(num_samples, "num_samples")
-            prompts, ids = [""] * n, [np.array([self.tokenizer.start_id], dtype="int32")] * n
-        else:
-            prompts = [prompt] if single else list(prompt)
-            if not prompts:
-                raise ValueError("prompt is an empty list")
-            if num_samples is not None:
-                raise ValueError("num_samples applies only to prompt=None; repeat the prompt in a list instead")
-            ids = self._prompt_ids(self.tokenizer, prompts)
-        longest = max(len(i) for i in ids)
-        if longest + max_new_tokens - 1 > self.context_length:
+        def start(batch):
+            if not use_cache:
+                return self._compiled("last")(batch), batch, self._rerun_step
+            logits, cache = self._compiled("prefill")(batch)
+            return logits, (cache, tf.constant(batch.shape[1], "int32")), self._compiled("step")
+
+        return self._continue_prompts(prompt, num_samples, max_new_tokens, sampler, seed, start)
+
+    def _check_generation_length(self, prompt_length, max_new_tokens):
+        if prompt_length + max_new_tokens - 1 > self.context_length:
             raise ValueError(
-                f"the prompt ({longest} tokens with the start token) plus max_new_tokens={max_new_tokens} exceeds the "
-                f"context window of {self.context_length} tokens: shorten the prompt or ask for fewer tokens")
-        rng, texts = np.random.default_rng(seed), [None] * len(prompts)
-        for length in sorted({len(i) for i in ids}):
-            rows = [r for r, i in enumerate(ids) if len(i) == length]
-            batch = np.stack([ids[r] for r in rows])
-            if use_cache:
-                logits, cache = self._compiled("prefill")(batch)
-                state, step = (cache, tf.constant(length, "int32")), self._compiled("step")
-            else:
-                logits, state, step = self._compiled("last")(batch), batch, self._rerun_step
-            new = sample_loop(logits, state, step, max_new_tokens, sampler, rng, self.tokenizer)
-            for r, continuation in zip(rows, new):
-                texts[r] = prompts[r] + self.tokenizer.decode(continuation)
-        return texts[0] if single else texts
+                f"the prompt ({prompt_length} tokens with the start token) plus max_new_tokens={max_new_tokens} "
+                f"exceeds the context window of {self.context_length} tokens: shorten the prompt or ask for fewer tokens")

@@ -13,9 +13,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_genai import _checks, tokenizers
-from keras_genai.models._sequence import (
-    SequenceModel, check_ids, check_max_new_tokens, generation_logits, never_generated, sample_loop,
-)
+from keras_genai.models._sequence import SequenceModel, check_ids, generation_logits, never_generated
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -106,30 +104,11 @@ class CharLanguageModel(SequenceModel):
         names), in which case num_samples says how many. sampler: a name or a sampling.Sampler.
         A fixed seed gives the same text. A row stops at the end token (not part of the text).
         """
-        max_new_tokens = check_max_new_tokens(max_new_tokens)
-        single = isinstance(prompt, str)
-        if prompt is None:
-            n = 1 if num_samples is None else _checks.check_positive_int(num_samples, "num_samples")
-            prompts = [""] * n
-            ids = [np.array([self.tokenizer.start_id], dtype="int32")] * n
-        else:
-            prompts = [prompt] if single else list(prompt)
-            if not prompts:
-                raise ValueError("prompt is an empty list")
-            if num_samples is not None:
-                raise ValueError("num_samples applies only to prompt=None; repeat the prompt in a list instead")
-            ids = self._prompt_ids(self.tokenizer, prompts)
-        rng = np.random.default_rng(seed)
-        texts = [None] * len(prompts)
-        # Prompts of one length run as one batch through the GRU; then one step per new token.
-        for length in sorted({len(i) for i in ids}):
-            rows = [r for r, i in enumerate(ids) if len(i) == length]
-            logits, states = self(np.stack([ids[r] for r in rows]), return_state=True)
-            new = sample_loop(np.asarray(logits)[:, -1], states, self._compiled("step"), max_new_tokens, sampler,
-                              rng, self.tokenizer)
-            for r, continuation in zip(rows, new):
-                texts[r] = prompts[r] + self.tokenizer.decode(continuation)
-        return texts[0] if single else texts
+        def start(batch):  # the prompt runs once through the GRU; then one step per new token
+            logits, states = self(batch, return_state=True)
+            return np.asarray(logits)[:, -1], states, self._compiled("step")
+
+        return self._continue_prompts(prompt, num_samples, max_new_tokens, sampler, seed, start)
 
     def get_config(self):
         config = super().get_config()
