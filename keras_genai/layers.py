@@ -103,6 +103,16 @@ class PositionalEmbedding(layers.Layer):
         return {**super().get_config(), "max_length": self.max_length, "dim": self.dim, "kind": self.kind}
 
 
+def _write_positions(cache, start, new):
+    """cache (b, max_length, ...) with positions start..start+t-1 replaced by new (b, t, ...).
+
+    Plain slices and a concatenation: ops.slice_update maps to XLA's DynamicUpdateSlice, which
+    TensorFlow runs on CPU outside XLA at several milliseconds per call.
+    """
+    t = ops.shape(new)[1]
+    return ops.concatenate([cache[:, :start], new, cache[:, start + t:]], axis=1)
+
+
 @keras.saving.register_keras_serializable(package="keras_genai")
 class SelfAttention(layers.Layer):
     """Multi-head scaled dot-product self-attention, written out, with an optional key/value cache.
@@ -111,10 +121,11 @@ class SelfAttention(layers.Layer):
     A = softmax(Q K^T / sqrt(d_h) + M), output = concat_heads(A V) W_o,
     where M is -inf above the diagonal when causal (position t sees only positions <= t).
 
-    The cache (2, b, max_length, heads, d_h) holds the keys and values of past positions: a call
-    with x of t new positions starting at `start` writes their keys and values at start..start+t-1
-    and attends over everything written so far, so a new token costs one position of work, not a
-    re-run of the prefix. call(...) -> (output, updated cache or None, weights (b, heads, t, s) or None).
+    The cache, a pair (keys, values) of shape (b, max_length, heads, d_h), holds the keys and values
+    of past positions: a call with x of t new positions starting at `start` writes theirs at
+    start..start+t-1 and attends over positions 0..start+t-1 only, so a new token costs one position
+    of projections and one row of attention, not a re-run of the prefix.
+    call(...) -> (output, updated cache or None, weights (b, heads, t, s) or None).
     """
 
     def __init__(self, num_heads, head_dim, causal=True, dropout=0.0, **kwargs):
@@ -135,17 +146,23 @@ class SelfAttention(layers.Layer):
         q, k, v = ops.split(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), 3, axis=2)
         q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # (b, t, heads, d_h)
         if cache is not None:
-            keys = ops.slice_update(cache[0], (0, start, 0, 0), k)
-            values = ops.slice_update(cache[1], (0, start, 0, 0), v)
-            cache, k, v = ops.stack([keys, values]), keys, values
+            keys, values = _write_positions(cache[0], start, k), _write_positions(cache[1], start, v)
+            cache, seen = (keys, values), (b, start + t, self.num_heads, self.head_dim)
+            k, v = ops.slice(keys, (0, 0, 0, 0), seen), ops.slice(values, (0, 0, 0, 0), seen)
         scores = ops.einsum("bthd,bshd->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
-        query_pos = start + ops.arange(t)[:, None]
-        key_pos = ops.arange(ops.shape(k)[1])[None, :]
-        allowed = key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool")
-        allowed = ops.broadcast_to(allowed[None, None], ops.shape(scores))
-        if key_mask is not None:
-            allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
-        weights = ops.softmax(ops.where(allowed, scores, -1e9), axis=-1)
+        # One new token reading a cache sees exactly the keys written so far: nothing to mask.
+        one_cached_step = cache is not None and x.shape[1] == 1 and key_mask is None
+        if not one_cached_step:
+            query_pos = start + ops.arange(t)[:, None]
+            key_pos = ops.arange(ops.shape(k)[1])[None, :]
+            allowed = key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool")
+            allowed = ops.broadcast_to(allowed[None, None], ops.shape(scores))
+            if key_mask is not None:
+                allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
+            scores = ops.where(allowed, scores, -1e9)
+        # softmax over the keys, written out (ops.softmax warns when one key is all there is)
+        weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+        weights = weights / ops.sum(weights, axis=-1, keepdims=True)
         mixed = ops.einsum("bhts,bshd->bthd", self.drop(weights, training=training), v)
         out = self.out(ops.reshape(mixed, (b, t, self.num_heads * self.head_dim)))
         return out, cache, (weights if return_weights else None)

@@ -72,8 +72,9 @@ class TransformerStack(SequenceModel):
                              f"{self.context_length}: cut them with datasets.token_windows(..., {self.context_length})")
 
     def call(self, ids, training=False, cache=None, start=0, key_mask=None, return_weights=False):
-        """ids (b, t) -> logits (b, t, vocab). With cache (layers, 2, b, context, heads, head_dim), ids are
-        positions start..start+t-1 and the call returns (logits, cache); with return_weights also the
+        """ids (b, t) -> logits (b, t, vocab). With cache (one (keys, values) pair per layer, each
+        (b, context, heads, head_dim)), ids are positions start..start+t-1 and the call returns
+        (logits, cache); with return_weights also the
         attention weights of every layer."""
         x = self.drop(self.position_embedding(self.token_embedding(ids), start=start), training=training)
         new_cache, all_weights = [], []
@@ -83,7 +84,7 @@ class TransformerStack(SequenceModel):
             new_cache.append(layer_cache)
             all_weights.append(weights)
         logits = self.head(self.final_norm(x))
-        outputs = (logits,) + ((ops.stack(new_cache),) if cache is not None else ()) + ((all_weights,) if return_weights else ())
+        outputs = (logits,) + ((new_cache,) if cache is not None else ()) + ((all_weights,) if return_weights else ())
         return outputs[0] if len(outputs) == 1 else outputs
 
     def attention_maps(self, text):
@@ -126,7 +127,9 @@ class GPT(TransformerStack):
             self._check_length(width - 1)
 
     def empty_cache(self, batch_size):
-        return ops.zeros((self.num_layers, 2, batch_size, self.context_length, self.num_heads, self.head_dim))
+        """One (keys, values) pair of zeros per layer, each (batch, context_length, heads, head_dim)."""
+        shape = (batch_size, self.context_length, self.num_heads, self.head_dim)
+        return [(ops.zeros(shape), ops.zeros(shape)) for _ in range(self.num_layers)]
 
     def prefill(self, ids):
         """Run prompts (b, t) once, filling a fresh cache: -> (logits of the last position (b, vocab), cache)."""
