@@ -43,7 +43,7 @@ PROMPT = "The "
 LONG_PROMPT = (
     "The following methods can be defined to customize the meaning of attribute access (use of, assignment "
     "to, or deletion of \"x.name\") for class instances. Called when the default attribute access fails with"
-    " an AttributeError. "
+    " an AttributeError. It is not called when the attribute is found through the normal mechanism. "
 )[:240]
 SAMPLER = sampling.Temperature(0.8)
 
