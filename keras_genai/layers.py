@@ -91,13 +91,13 @@ class PositionalEmbedding(layers.Layer):
     def build(self, input_shape=None):
         if self.kind == "learned":
             self.table = self.add_weight(shape=(self.max_length, self.dim), initializer=keras.initializers.RandomNormal(stddev=0.02), name="table")
-        else:
-            self.table = ops.convert_to_tensor(sinusoidal_table(self.max_length, self.dim))
+        else:  # a NumPy array, made a tensor inside each call (a tensor made here would belong to whichever graph built the layer)
+            self.table = sinusoidal_table(self.max_length, self.dim)
         self.built = True
 
     def call(self, x, start=0):
         length = ops.shape(x)[1]
-        return x + ops.slice(self.table, (start, 0), (length, self.dim))[None]
+        return x + ops.slice(ops.convert_to_tensor(self.table), (start, 0), (length, self.dim))[None]
 
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length, "dim": self.dim, "kind": self.kind}
