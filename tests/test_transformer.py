@@ -179,3 +179,13 @@ def test_mlm_bad_input_is_clear(mlm):
         mlm.generate(10, prompt="the")
     with pytest.raises(ValueError, match="outside the vocabulary"):
         mlm.fill_mask("the Z_t")
+
+
+def test_sinusoidal_positions_train_without_a_first_call():
+    tok = tokenizers.CharTokenizer.from_texts(TEXTS)
+    model = GPT(tok, context_length=32, num_layers=1, num_heads=2, embed_dim=8, positions="sinusoidal")
+    model.compile(optimizer="adam")
+    ids = tok.encode_batch(TEXTS, add_start=True, add_end=True)
+    first = model.evaluate(ids, return_dict=True, verbose=0)["loss"]
+    model.fit(ids, epochs=3, verbose=0)  # the table is built inside fit's graph
+    assert model.evaluate(ids, return_dict=True, verbose=0)["loss"] < first
