@@ -71,7 +71,7 @@ class SequenceModel(GenerativeModel):
         if data is None:
             raise ValueError(f"fit()/evaluate() needs data: {name} is None")
         sizes = self._vocab_sizes()
-        if hasattr(data, "element_spec"):
+        if isinstance(data, tf.data.Dataset):  # an iterator has element_spec but no take()
             spec = data.element_spec
             specs = spec if isinstance(spec, (tuple, list)) else (spec,)
             if len(specs) != len(sizes) or any(not s.dtype.is_integer for s in specs):
