@@ -106,11 +106,15 @@ class PositionalEmbedding(layers.Layer):
 def _write_positions(cache, start, new):
     """cache (b, max_length, ...) with positions start..start+t-1 replaced by new (b, t, ...).
 
-    Plain slices and a concatenation: ops.slice_update maps to XLA's DynamicUpdateSlice, which
-    TensorFlow runs on CPU outside XLA at several milliseconds per call.
+    Written with fixed shapes (row s takes new[s - start] where start <= s < start + t): every
+    generation step then runs the same graph on same-shaped tensors, which TensorFlow's CPU kernels
+    run about twice as fast as slices whose length grows each step (benchmarks/generation_benchmark.py).
     """
     t = ops.shape(new)[1]
-    return ops.concatenate([cache[:, :start], new, cache[:, start + t:]], axis=1)
+    positions = ops.arange(ops.shape(cache)[1])
+    inside = ops.logical_and(positions >= start, positions < start + t)
+    spread = ops.take(new, ops.clip(positions - start, 0, t - 1), axis=1)
+    return ops.where(ops.reshape(inside, (1, -1) + (1,) * (len(cache.shape) - 2)), spread, cache)
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -145,21 +149,16 @@ class SelfAttention(layers.Layer):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         q, k, v = ops.split(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), 3, axis=2)
         q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # (b, t, heads, d_h)
-        if cache is not None:
-            keys, values = _write_positions(cache[0], start, k), _write_positions(cache[1], start, v)
-            cache, seen = (keys, values), (b, start + t, self.num_heads, self.head_dim)
-            k, v = ops.slice(keys, (0, 0, 0, 0), seen), ops.slice(values, (0, 0, 0, 0), seen)
+        if cache is not None:  # attend over the whole cache; positions not yet written are in the future
+            k, v = _write_positions(cache[0], start, k), _write_positions(cache[1], start, v)
+            cache = (k, v)
         scores = ops.einsum("bthd,bshd->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
-        # One new token reading a cache sees exactly the keys written so far: nothing to mask.
-        one_cached_step = cache is not None and x.shape[1] == 1 and key_mask is None
-        if not one_cached_step:
-            query_pos = start + ops.arange(t)[:, None]
-            key_pos = ops.arange(ops.shape(k)[1])[None, :]
-            allowed = key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool")
-            allowed = ops.broadcast_to(allowed[None, None], ops.shape(scores))
-            if key_mask is not None:
-                allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
-            scores = ops.where(allowed, scores, -1e9)
+        query_pos = start + ops.arange(t)[:, None]
+        key_pos = ops.arange(ops.shape(k)[1])[None, :]
+        allowed = (key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool"))[None, None]
+        if key_mask is not None:
+            allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
+        scores = ops.where(allowed, scores, -1e9)
         # softmax over the keys, written out (ops.softmax warns when one key is all there is)
         weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
         weights = weights / ops.sum(weights, axis=-1, keepdims=True)

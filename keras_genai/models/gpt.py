@@ -146,12 +146,14 @@ class GPT(TransformerStack):
         if name not in self._graphs:
             fn = {"prefill": self.prefill, "step": self.step,
                   "last": lambda ids: self(ids, training=False)[:, -1]}[name]
-            self._graphs[name] = tf.function(fn, reduce_retracing=True)
+            # One graph for every prompt length: ids of any (batch, length), as int32.
+            signature = None if name == "step" else [tf.TensorSpec((None, None), tf.int32)]
+            self._graphs[name] = tf.function(fn, input_signature=signature, reduce_retracing=True)
         return self._graphs[name]
 
     def next_token_logits(self, ids):
         """Logits of the token after each full sequence, as generate samples them: the uncached path."""
-        ids = check_ids(ids, self.tokenizer.vocab_size)
+        ids = check_ids(ids, self.tokenizer.vocab_size).astype("int32")
         self._check_length(ids.shape[1])
         return generation_logits(self._compiled("last")(ids), never_generated(self.tokenizer))
 
