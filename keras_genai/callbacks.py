@@ -102,6 +102,41 @@ class TimeLimit(keras.callbacks.Callback):
             self.stopped_after = self._batches
 
 
+class TimeDecay(keras.callbacks.Callback):
+    """A learning-rate schedule for a run whose length is set in seconds, not steps (use with TimeLimit).
+
+    Before each batch: rate = peak * min(1, (step + 1) / warmup_steps) * (1 - elapsed / seconds),
+    a linear warm-up, then a linear decay that reaches 0 when the time is up. `peak` is the
+    optimizer's learning rate when training starts (a number, not a schedule); it is put back after.
+    """
+
+    def __init__(self, seconds, warmup_steps=0):
+        super().__init__()
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+        self.seconds, self.warmup_steps = float(seconds), warmup_steps
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        self.peak = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        try:
+            optimizer.learning_rate = self.peak
+        except (TypeError, AttributeError):  # a schedule or a callable: not settable
+            raise ValueError("TimeDecay sets the learning rate itself: give the optimizer a number, e.g. Adam(3e-3)") from None
+        self._start, self._step = time.perf_counter(), 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        warm = min(1.0, (self._step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        left = max(0.0, 1.0 - (time.perf_counter() - self._start) / self.seconds)
+        self.model.optimizer.learning_rate = self.peak * warm * left
+        self._step += 1
+
+    def on_train_end(self, logs=None):
+        self.model.optimizer.learning_rate = self.peak
+
+
 class ScoreTracker(keras.callbacks.Callback):
     """Scores the model while it trains: `score(model)` -> {name: value}, after every `every` epochs
     and the last. `epochs` lists the epochs scored and `history` {name: [value per scored epoch]},

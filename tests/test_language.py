@@ -200,3 +200,28 @@ def test_seq2seq_save_and_load_translate_the_same(s2s, dates, tmp_path):
     sources = dates.test_held_out_formats.sources[:8]
     assert again.translate(sources, beam_width=2) == s2s.translate(sources, beam_width=2)
     assert again.get_config()["attention"] == "additive"
+
+
+def test_time_decay_warms_up_then_decays_linearly_to_zero_and_restores_the_rate(monkeypatch):
+    from keras_genai import callbacks
+
+    clock = iter(np.arange(0.0, 1000.0))  # every reading of the clock is one second later
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: float(next(clock)))
+    tok = tokenizers.CharTokenizer.from_texts(NAMES)
+    model = CharLanguageModel(tok, embedding_dim=8, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    rates = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: rates.append(float(model.optimizer.learning_rate)))
+    ids = tok.encode_batch(NAMES, add_start=True, add_end=True)
+    model.fit(ids, batch_size=2, epochs=2, verbose=0, callbacks=[callbacks.TimeDecay(10, warmup_steps=2), record])
+    # The clock reads 0 at the start, then k at batch k: rate = 0.01 * min(1, k / 2) * (1 - k / 10)
+    expected = [0.01 * min(1, k / 2) * max(0, 1 - k / 10) for k in range(1, 9)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.5)
+    model.compile(optimizer=keras.optimizers.Adam(schedule))
+    with pytest.raises(ValueError, match="give the optimizer a number"):
+        model.fit(ids, batch_size=2, epochs=1, verbose=0, callbacks=[callbacks.TimeDecay(10)])
+    with pytest.raises(ValueError, match="seconds must be a positive number"):
+        callbacks.TimeDecay(0)

@@ -77,7 +77,14 @@ def test_prose_is_split_by_document(monkeypatch):
     data = datasets.load_prose(source="auto", verbose=False)
     assert "pydoc" in data.source
     assert not set(data.test) & set(data.train)
-    assert sum(len(d) for d in data.train + data.validation + data.test) > 400_000
+    assert sum(len(d) for d in data.train + data.validation + data.test) > 350_000
+    # Help topics that are sections of longer ones are dropped: no held-out document is mostly training text
+    training = {d[i:i + 20] for d in data.train for i in range(len(d) - 19)}
+    for document in data.validation + data.test:
+        grams = [document[i:i + 20] for i in range(len(document) - 19)]
+        assert np.mean([g in training for g in grams]) < 0.3, document.splitlines()[0]
+    characters = [sum(map(len, split)) for split in (data.train, data.validation, data.test)]
+    assert 0.7 < characters[0] / sum(characters) < 0.9  # split by characters, not by document count
     with pytest.raises(ValueError, match="fractions"):
         datasets.load_prose(source="pydoc", fractions=(0.5, 0.5, 0.5))
 

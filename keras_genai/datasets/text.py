@@ -53,13 +53,19 @@ def _cached_or_downloaded(url, filename):
     return keras.utils.get_file(fname=os.path.abspath(path), origin=url)
 
 
-def _split_units(units, fractions, seed):
-    """Shuffle with a fixed seed, then cut into train/validation/test by the given fractions."""
+def _split_units(units, fractions, seed, by_length=False):
+    """Shuffle with a fixed seed, then cut into train/validation/test by the given fractions of the
+    units (by_length=False) or of their total length (True: documents of very different lengths)."""
     if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
         raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
     units = [units[i] for i in np.random.default_rng(seed).permutation(len(units))]
-    n_train = int(round(fractions[0] * len(units)))
-    n_val = int(round(fractions[1] * len(units)))
+    if by_length:  # the cuts whose share of the characters before them is nearest each fraction
+        before = np.concatenate([[0], np.cumsum([len(u) for u in units])]) / sum(len(u) for u in units)
+        n_train = int(np.argmin(np.abs(before - fractions[0])))
+        n_val = int(np.argmin(np.abs(before - fractions[0] - fractions[1]))) - n_train
+    else:
+        n_train = int(round(fractions[0] * len(units)))
+        n_val = int(round(fractions[1] * len(units)))
     if min(n_train, n_val, len(units) - n_train - n_val) < 1:
         raise ValueError(f"{len(units)} units are too few to split by {fractions}")
     return units[:n_train], units[n_train:n_train + n_val], units[n_train + n_val:]
@@ -114,7 +120,19 @@ def _pydoc_topics():
     from pydoc_data import topics
 
     # Some topics share one text: keep each text once, so no document is in two splits.
-    return list(dict.fromkeys(topics.topics[key] for key in sorted(topics.topics)))
+    return _drop_contained(list(dict.fromkeys(topics.topics[key] for key in sorted(topics.topics))))
+
+
+def _drop_contained(docs, n=20, share=0.5):
+    """Drops each document with at least `share` of its n-character substrings in one longer document.
+
+    Many help topics are sections of longer ones ("exceptions" of "execmodel"); split apart, the
+    held-out copy would be text the model has read.
+    """
+    grams = [{d[i:i + n] for i in range(len(d) - n + 1)} for d in docs]
+    return [d for i, d in enumerate(docs)
+            if not any(len(other) > len(d) and len(grams[i] & grams[j]) >= share * len(grams[i])
+                       for j, other in enumerate(docs))]
 
 
 def load_prose(source="auto", fractions=(0.8, 0.1, 0.1), seed=0, verbose=True):
@@ -131,7 +149,7 @@ def load_prose(source="auto", fractions=(0.8, 0.1, 0.1), seed=0, verbose=True):
         docs, label, unit = _shakespeare_speeches(path), "Tiny Shakespeare", "speech"
     else:
         docs, label, unit = _pydoc_topics(), "CPython help topics (pydoc_data.topics)", "document"
-    data = TextData(*_split_units(docs, fractions, seed), source=label, unit=unit)
+    data = TextData(*_split_units(docs, fractions, seed, by_length=True), source=label, unit=unit)
     if verbose:
         print("Data:", data.describe())
     return data
