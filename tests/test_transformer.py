@@ -136,6 +136,21 @@ def test_masking_follows_the_80_10_10_rule():
     assert inputs[changed].min() >= 5 and inputs[changed].max() < 40
 
 
+def test_cosine_mask_rate_draws_one_rate_per_window_and_masks_every_chosen_position():
+    tok = tokenizers.CharTokenizer.from_texts(TEXTS, mask_token=True)
+    model = MaskedLanguageModel(tok, context_length=64, num_layers=1, num_heads=2, embed_dim=8, mask_rate="cosine",
+                                seed=0)
+    ids = np.random.default_rng(0).integers(tok.first_character_id, tok.vocab_size, (4000, 64)).astype("int32")
+    inputs, targets = (np.asarray(a) for a in model._corrupt(ids))
+    chosen = targets != 0
+    # r = cos(pi/2 u), u ~ U(0, 1): E[r] = 2/pi; the rates of single windows spread over (0, 1)
+    assert abs(chosen.mean() - 2 / np.pi) < 0.01
+    per_window = chosen.mean(axis=1)
+    assert per_window.min() < 0.1 and per_window.max() > 0.9
+    assert (inputs[chosen] == tok.mask_id).all() and (inputs[~chosen] == ids[~chosen]).all()
+    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model)).mask_rate == "cosine"
+
+
 @pytest.fixture(scope="module")
 def mlm():
     keras.utils.set_random_seed(0)
@@ -170,6 +185,16 @@ def test_mlm_fill_and_generate(mlm, tmp_path):
     assert again.tokenizer.mask_id == 4
 
 
+def test_mlm_randomised_choice_is_seeded_and_annealed(mlm):
+    plain = mlm.generate(20, num_samples=4, steps=5, seed=3)
+    noisy = mlm.generate(20, num_samples=4, steps=5, seed=3, choice_temperature=50.0)
+    assert noisy == mlm.generate(20, num_samples=4, steps=5, seed=3, choice_temperature=50.0)
+    assert noisy != plain  # the noise changes which draws are kept, hence the texts
+    # one step: the noise is annealed to 0 at the last step, so the choice is confidence-first
+    assert mlm.generate(20, num_samples=4, steps=1, seed=3, choice_temperature=50.0) == mlm.generate(
+        20, num_samples=4, steps=1, seed=3)
+
+
 def test_mlm_bad_input_is_clear(mlm):
     with pytest.raises(ValueError, match="needs a tokenizer with a mask token"):
         MaskedLanguageModel(tokenizers.CharTokenizer.from_texts(TEXTS))
@@ -179,6 +204,12 @@ def test_mlm_bad_input_is_clear(mlm):
         mlm.generate(10, prompt="the")
     with pytest.raises(ValueError, match="outside the vocabulary"):
         mlm.fill_mask("the Z_t")
+    with pytest.raises(ValueError, match="choice_temperature"):
+        mlm.generate(10, choice_temperature=-1)
+    with pytest.raises(ValueError, match='mask_rate must be a number in \\(0, 1\\) or "cosine"'):
+        MaskedLanguageModel(mlm.tokenizer, mask_rate="linear")
+    with pytest.raises(ValueError, match="longer than the context window"):
+        mlm.generate(32)
 
 
 def test_sinusoidal_positions_train_without_a_first_call():

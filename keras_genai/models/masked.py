@@ -9,6 +9,9 @@ Attention is bidirectional: every position sees the whole window.
 A masked LM has no left-to-right factorisation to sample from. `generate` writes by iterative
 unmasking (MaskGIT, Chang et al. 2022): start from all-mask, predict every masked position, keep
 the most confident predictions and mask the rest again, with a cosine schedule over `steps`.
+A model trained at BERT's fixed 15% never sees the mostly-masked inputs that writing starts
+from; `mask_rate="cosine"` trains as MaskGIT does instead: each window draws its own rate
+r = cos(pi/2 * u), u ~ U(0, 1), and every chosen position shows the mask token.
 """
 
 import math
@@ -25,20 +28,22 @@ from keras_genai.models.gpt import TransformerStack
 
 MASK_RATE = 0.15
 SPLIT = (0.8, 0.1, 0.1)  # of the chosen positions: mask token, random character, unchanged
+ONLY_MASK = (1.0, 0.0, 0.0)  # MaskGIT: every chosen position shows the mask token
 
 
-def mask_tokens(ids, mask_id, first_character_id, vocab_size, draws, rate=MASK_RATE):
+def mask_tokens(ids, mask_id, first_character_id, vocab_size, draws, rate=MASK_RATE, split=SPLIT):
     """The 80/10/10 corruption. draws: (choose, kind, random_ids) uniform [0, 1) arrays shaped like ids.
 
-    Only character ids (>= first_character_id) can be chosen. Returns (inputs, targets): targets
+    Only character ids (>= first_character_id) can be chosen; rate is a number or an array that
+    broadcasts against ids (e.g. one rate per row, (b, 1)). Returns (inputs, targets): targets
     hold the true id at chosen positions and 0 (padding: not scored) elsewhere.
     """
     choose, kind, random_unit = draws
     characters = ops.greater_equal(ids, first_character_id)
     chosen = ops.logical_and(characters, ops.less(choose, rate))
-    as_mask = ops.logical_and(chosen, ops.less(kind, SPLIT[0]))
-    as_random = ops.logical_and(chosen, ops.logical_and(ops.greater_equal(kind, SPLIT[0]),
-                                                        ops.less(kind, SPLIT[0] + SPLIT[1])))
+    as_mask = ops.logical_and(chosen, ops.less(kind, split[0]))
+    as_random = ops.logical_and(chosen, ops.logical_and(ops.greater_equal(kind, split[0]),
+                                                        ops.less(kind, split[0] + split[1])))
     random_ids = first_character_id + ops.cast(random_unit * (vocab_size - first_character_id), ids.dtype)
     inputs = ops.where(as_mask, ops.cast(mask_id, ids.dtype), ops.where(as_random, random_ids, ids))
     targets = ops.where(chosen, ids, ops.zeros_like(ids))
@@ -51,7 +56,8 @@ class MaskedLanguageModel(TransformerStack):
 
     Needs a tokenizer with a mask token (`CharTokenizer(..., mask_token=True)`). Trains on id
     windows (b, t <= context_length); logs nats and bits per masked character and `accuracy`
-    (share of masked characters ranked first).
+    (share of masked characters ranked first). mask_rate: a share in (0, 1) with BERT's 80/10/10
+    rule, or "cosine" for MaskGIT's rate drawn per window, all chosen positions masked.
     """
 
     causal = False
@@ -61,9 +67,9 @@ class MaskedLanguageModel(TransformerStack):
         if self.tokenizer.mask_id is None:
             raise ValueError("MaskedLanguageModel needs a tokenizer with a mask token: "
                              "tokenizers.CharTokenizer.from_texts(texts, mask_token=True)")
-        if not 0 < mask_rate < 1:
-            raise ValueError(f"mask_rate must be in (0, 1), got {mask_rate}")
-        self.mask_rate, self.seed = float(mask_rate), seed
+        if mask_rate != "cosine" and not (isinstance(mask_rate, (int, float)) and 0 < mask_rate < 1):
+            raise ValueError(f'mask_rate must be a number in (0, 1) or "cosine", got {mask_rate!r}')
+        self.mask_rate, self.seed = mask_rate if mask_rate == "cosine" else float(mask_rate), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _extra_tracker_names(self):
@@ -78,8 +84,12 @@ class MaskedLanguageModel(TransformerStack):
         # draw_for_replica): replicas holding copies of one SeedGenerator would mask alike.
         draws = [draw_for_replica(lambda n: keras.random.uniform((n, length), seed=self.seed_generator), batch)
                  for _ in range(3)]
+        rate, split = self.mask_rate, SPLIT
+        if rate == "cosine":
+            u = draw_for_replica(lambda n: keras.random.uniform((n, 1), seed=self.seed_generator), batch)
+            rate, split = ops.cos(math.pi / 2 * u), ONLY_MASK
         return mask_tokens(ids, self.tokenizer.mask_id, self.tokenizer.first_character_id,
-                           self.tokenizer.vocab_size, draws, self.mask_rate)
+                           self.tokenizer.vocab_size, draws, rate, split)
 
     def _logits_and_targets(self, data, training):
         ids = data[0] if isinstance(data, (tuple, list)) else data
@@ -93,15 +103,16 @@ class MaskedLanguageModel(TransformerStack):
         count = ops.sum(scored)
         return {"accuracy": (ops.sum(hits * scored) / ops.maximum(count, 1.0), count)}
 
-    def masked_accuracy(self, ids, seed=0):
-        """Held-out figures with a fixed NumPy draw of the 80/10/10 masking: (accuracy, nats per masked
-        character, number of masked characters)."""
+    def masked_accuracy(self, ids, seed=0, rate=MASK_RATE):
+        """Held-out figures with a fixed NumPy draw of the 80/10/10 masking at `rate` (the same draw
+        for every model, whatever its training rate): (accuracy, nats per masked character, number
+        of masked characters)."""
         ids = np.asarray(ids, dtype="int32")
         rng = np.random.default_rng(seed)
         draws = [rng.random(ids.shape).astype("float32") for _ in range(3)]
         inputs, targets = (np.asarray(a) for a in mask_tokens(
             ids, self.tokenizer.mask_id, self.tokenizer.first_character_id, self.tokenizer.vocab_size, draws,
-            self.mask_rate))
+            rate))
         logits = np.asarray(self(inputs, key_mask=inputs != 0), dtype="float64")
         scored = targets != 0
         log_p = special.log_softmax(logits, axis=-1)
@@ -118,19 +129,23 @@ class MaskedLanguageModel(TransformerStack):
         self._check_length(len(ids))
         return np.array(ids, dtype="int32")
 
-    def fill_mask(self, text, blank="_", steps=None, sampler="greedy", seed=None):
+    def fill_mask(self, text, blank="_", steps=None, sampler="greedy", seed=None, choice_temperature=0.0):
         """Fill every `blank` character of text. steps=None fills all blanks in one pass; an integer
-        unmasks them over that many passes, most confident first."""
+        unmasks them over that many passes, most confident first (see generate for choice_temperature)."""
         ids = self._encode_with_blanks(text, blank)
         if not (ids == self.tokenizer.mask_id).any():
             raise ValueError(f"text holds no blank {blank!r} to fill")
-        filled = self._unmask(ids[None], steps or 1, sampler, np.random.default_rng(seed))[0]
+        filled = self._unmask(ids[None], steps or 1, sampler, np.random.default_rng(seed), choice_temperature)[0]
         return self.tokenizer.decode(filled[1:-1])
 
-    def _unmask(self, ids, steps, sampler, rng, history=None):
+    def _unmask(self, ids, steps, sampler, rng, choice_temperature=0.0, history=None):
         """Iterative unmasking of every mask id in ids (b, t): after step s, a share cos(pi/2 * s/steps)
-        of the initially masked positions is still masked (MaskGIT's cosine schedule)."""
+        of the initially masked positions is still masked (MaskGIT's cosine schedule). The positions
+        kept are those with the highest ln p(drawn) + tau_s * Gumbel noise, tau_s = choice_temperature
+        * (1 - s/steps): MaskGIT's randomised choice, annealed to confidence-first at the last step."""
         sampler, banned = sampling.get(sampler), never_generated(self.tokenizer)
+        if not (isinstance(choice_temperature, (int, float)) and choice_temperature >= 0):
+            raise ValueError(f"choice_temperature must be a number >= 0, got {choice_temperature!r}")
         ids = ids.copy()
         masked_at_start = (ids == self.tokenizer.mask_id).sum(axis=1)
         for step in range(1, steps + 1):
@@ -141,9 +156,10 @@ class MaskedLanguageModel(TransformerStack):
             rows, cols = np.nonzero(masked)
             flat = generation_logits(logits[rows, cols], banned)
             drawn = sampler(flat, rng)
-            probs = sampling.Temperature(1.0).distribution(flat)
+            log_p = special.log_softmax(flat, axis=-1)[np.arange(len(drawn)), drawn]
+            noise = rng.gumbel(size=len(drawn)) if choice_temperature else 0.0
             confidence = np.full(ids.shape, -np.inf)
-            confidence[rows, cols] = probs[np.arange(len(drawn)), drawn]
+            confidence[rows, cols] = log_p + choice_temperature * (1 - step / steps) * noise
             proposal = ids.copy()
             proposal[rows, cols] = drawn
             remain = np.floor(masked_at_start * math.cos(math.pi / 2 * step / steps)).astype(int)
@@ -156,26 +172,29 @@ class MaskedLanguageModel(TransformerStack):
         return ids
 
     def generate(self, length=None, num_samples=1, steps=8, sampler="greedy", seed=None, return_steps=False,
-                 max_new_tokens=None, prompt=None):
-        """New texts of `length` characters by iterative unmasking from an all-mask window.
+                 max_new_tokens=None, prompt=None, choice_temperature=0.0):
+        """New texts of `length` characters by iterative unmasking of the start id + `length` masks:
+        the opening of a document, a window that training shows (no end id: no training window
+        holds a whole document).
 
-        (max_new_tokens is accepted as another name for length, to share the sequence API; a prompt is
-        not: a masked model fills blanks, use fill_mask.) return_steps: also the texts after each step.
+        choice_temperature: 0 keeps the most confident draws first; MaskGIT uses 4.5. (max_new_tokens
+        is accepted as another name for length, to share the sequence API; a prompt is not: a masked
+        model fills blanks, use fill_mask.) return_steps: also the texts after each step.
         """
         if prompt is not None:
             raise ValueError("a masked LM does not continue a prompt; use fill_mask('text with ____ blanks')")
         length = _checks.check_positive_int(length if length is not None else max_new_tokens, "length")
-        self._check_length(length + 2)
+        self._check_length(length + 1)
         n = _checks.check_positive_int(num_samples, "num_samples")
         steps = _checks.check_positive_int(steps, "steps")
-        ids = np.full((n, length + 2), self.tokenizer.mask_id, dtype="int32")
-        ids[:, 0], ids[:, -1] = self.tokenizer.start_id, self.tokenizer.end_id
+        ids = np.full((n, length + 1), self.tokenizer.mask_id, dtype="int32")
+        ids[:, 0] = self.tokenizer.start_id
         history = [] if return_steps else None
-        ids = self._unmask(ids, steps, sampler, np.random.default_rng(seed), history)
-        texts = [self.tokenizer.decode(row[1:-1]) for row in ids]
+        ids = self._unmask(ids, steps, sampler, np.random.default_rng(seed), choice_temperature, history)
+        texts = [self.tokenizer.decode(row[1:]) for row in ids]
         if not return_steps:
             return texts
-        shown = lambda row: "".join("_" if i == self.tokenizer.mask_id else self.tokenizer.decode([i]) for i in row[1:-1])
+        shown = lambda row: "".join("_" if i == self.tokenizer.mask_id else self.tokenizer.decode([i]) for i in row[1:])
         return texts, [[shown(row) for row in snapshot] for snapshot in history]
 
     def get_config(self):
