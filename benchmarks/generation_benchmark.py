@@ -12,7 +12,7 @@ look like text (quality is not the point here). Both paths of a model draw from 
   generation and many tutorials do: for every new character, run the whole sequence so far through
   the model (`next_token_logits`).
 - GPT (4 layers, 4 heads, width 128, context 512), 256 new tokens after a 4-character and after a
-  240-character prompt. Incremental: `generate` with the key/value cache (the prompt fills it, then
+  240-character prompt, for one text, and for 16 texts at once after the short prompt. Incremental: `generate` with the key/value cache (the prompt fills it, then
   one position per token). Reference: `use_cache=False`, which re-runs the whole sequence for every
   token, as nanoGPT and keras-io's miniature GPT do.
 
@@ -46,6 +46,7 @@ LONG_PROMPT = (
     " an AttributeError. It is not called when the attribute is found through the normal mechanism. "
 )[:240]
 SAMPLER = sampling.Temperature(0.8)
+BATCH = 16  # texts generated at once in the batched GPT case, as generate(num_samples=...) or a list of prompts does
 
 
 def prose_windows(quick, length):
@@ -98,22 +99,24 @@ def timed(fn, repeats):
 
 
 def compare(title, fast_label, slow_label, fast_fn, slow_fn, repeats, prompt=PROMPT):
+    """Times both paths; a list of texts (a batch of one prompt) counts the steps of its longest row."""
     fast, fast_s = timed(fast_fn, repeats)
     slow, slow_s = timed(slow_fn, repeats)
-    new = len(fast) - len(prompt)
+    rows = fast if isinstance(fast, list) else [fast]
+    new = max(len(text) for text in rows) - len(prompt)
     lines = [
         f"## {title}",
         "",
-        "| path | seconds | ms per token |",
+        "| path | seconds | ms per step |",
         "|---|---|---|",
         f"| {fast_label} | {fast_s:.2f} | {1000 * fast_s / new:.2f} |",
         f"| {slow_label} (reference) | {slow_s:.2f} | {1000 * slow_s / new:.2f} |",
         "",
-        f"Speed-up: **{slow_s / fast_s:.1f}x** for {new} generated tokens. "
+        f"Speed-up: **{slow_s / fast_s:.1f}x** for {new} generation steps. "
         f"Same text from both paths: **{'yes' if fast == slow else 'NO'}**.",
         "",
         "```",
-        fast[len(prompt):][:240],
+        rows[0][len(prompt):][:240],
         "```",
         "",
     ]
@@ -133,11 +136,13 @@ def main():
         lambda: gru.generate(PROMPT, n_gru, sampler=SAMPLER, seed=0), lambda: rerun_generate(gru, PROMPT, n_gru, 0),
         repeats)
     gpt_lines, gpt_same = [], True
-    for prompt in (PROMPT, LONG_PROMPT):
+    for prompt, texts in ((PROMPT, 1), (LONG_PROMPT, 1), (PROMPT, BATCH)):
+        batch = prompt if texts == 1 else [prompt] * texts
         lines, same = compare(
-            f"GPT: {n_gpt} tokens after a {len(prompt)}-character prompt", "key/value cache (`generate`)",
-            "no cache (`generate(use_cache=False)`)", lambda: gpt.generate(prompt, n_gpt, sampler=SAMPLER, seed=0),
-            lambda: gpt.generate(prompt, n_gpt, sampler=SAMPLER, seed=0, use_cache=False), repeats, prompt)
+            f"GPT: {n_gpt} tokens after a {len(prompt)}-character prompt" + (f", {texts} texts at once" if texts > 1 else ""),
+            "key/value cache (`generate`)", "no cache (`generate(use_cache=False)`)",
+            lambda: gpt.generate(batch, n_gpt, sampler=SAMPLER, seed=0),
+            lambda: gpt.generate(batch, n_gpt, sampler=SAMPLER, seed=0, use_cache=False), repeats, prompt)
         gpt_lines, gpt_same = gpt_lines + lines, gpt_same and same
     header = [
         "# Incremental generation vs re-running the sequence",

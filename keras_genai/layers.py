@@ -104,17 +104,14 @@ class PositionalEmbedding(layers.Layer):
 
 
 def _write_positions(cache, start, new):
-    """cache (b, max_length, ...) with positions start..start+t-1 replaced by new (b, t, ...).
+    """cache (b, heads, max_length, d_h) with positions start..start+t-1 replaced by new (b, heads, t, d_h).
 
-    Written with fixed shapes (row s takes new[s - start] where start <= s < start + t): every
-    generation step then runs the same graph on same-shaped tensors, which TensorFlow's CPU kernels
-    run about twice as fast as slices whose length grows each step (benchmarks/generation_benchmark.py).
+    One fixed-shape update (XLA's dynamic-update-slice): every generation step runs the same graph
+    on same-shaped tensors, which TensorFlow's CPU kernels run faster than slices whose length
+    grows each step (benchmarks/generation_benchmark.py).
     """
-    t = ops.shape(new)[1]
-    positions = ops.arange(ops.shape(cache)[1])
-    inside = ops.logical_and(positions >= start, positions < start + t)
-    spread = ops.take(new, ops.clip(positions - start, 0, t - 1), axis=1)
-    return ops.where(ops.reshape(inside, (1, -1) + (1,) * (len(cache.shape) - 2)), spread, cache)
+    zero = ops.zeros((), "int32")
+    return ops.slice_update(cache, (zero, zero, ops.cast(start, "int32"), zero), new)
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -125,10 +122,11 @@ class SelfAttention(layers.Layer):
     A = softmax(Q K^T / sqrt(d_h) + M), output = concat_heads(A V) W_o,
     where M is -inf above the diagonal when causal (position t sees only positions <= t).
 
-    The cache, a pair (keys, values) of shape (b, max_length, heads, d_h), holds the keys and values
+    The cache, a pair (keys, values) of shape (b, heads, max_length, d_h), holds the keys and values
     of past positions: a call with x of t new positions starting at `start` writes theirs at
     start..start+t-1 and attends over positions 0..start+t-1 only, so a new token costs one position
-    of projections and one row of attention, not a re-run of the prefix.
+    of projections and one row of attention, not a re-run of the prefix. Heads come before positions
+    so that both products below are batched matrix products without a copy of the cache.
     call(...) -> (output, updated cache or None, weights (b, heads, t, s) or None).
     """
 
@@ -147,14 +145,14 @@ class SelfAttention(layers.Layer):
 
     def call(self, x, cache=None, start=0, key_mask=None, training=False, return_weights=False):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
-        q, k, v = ops.split(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), 3, axis=2)
-        q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # (b, t, heads, d_h)
+        qkv = ops.transpose(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), (2, 0, 3, 1, 4))
+        q, k, v = qkv[0], qkv[1], qkv[2]  # (b, heads, t, d_h)
         if cache is not None:  # attend over the whole cache; positions not yet written are in the future
             k, v = _write_positions(cache[0], start, k), _write_positions(cache[1], start, v)
             cache = (k, v)
-        scores = ops.einsum("bthd,bshd->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
+        scores = ops.einsum("bhtd,bhsd->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
         query_pos = start + ops.arange(t)[:, None]
-        key_pos = ops.arange(ops.shape(k)[1])[None, :]
+        key_pos = ops.arange(ops.shape(k)[2])[None, :]
         allowed = (key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool"))[None, None]
         if key_mask is not None:
             allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
@@ -162,7 +160,7 @@ class SelfAttention(layers.Layer):
         # softmax over the keys, written out (ops.softmax warns when one key is all there is)
         weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
         weights = weights / ops.sum(weights, axis=-1, keepdims=True)
-        mixed = ops.einsum("bhts,bshd->bthd", self.drop(weights, training=training), v)
+        mixed = ops.einsum("bhts,bhsd->bthd", self.drop(weights, training=training), v)
         out = self.out(ops.reshape(mixed, (b, t, self.num_heads * self.head_dim)))
         return out, cache, (weights if return_weights else None)
 

@@ -73,7 +73,7 @@ class TransformerStack(SequenceModel):
 
     def call(self, ids, training=False, cache=None, start=0, key_mask=None, return_weights=False):
         """ids (b, t) -> logits (b, t, vocab). With cache (one (keys, values) pair per layer, each
-        (b, context, heads, head_dim)), ids are positions start..start+t-1 and the call returns
+        (b, heads, context, head_dim)), ids are positions start..start+t-1 and the call returns
         (logits, cache); with return_weights also the
         attention weights of every layer."""
         x = self.drop(self.position_embedding(self.token_embedding(ids), start=start), training=training)
@@ -127,8 +127,8 @@ class GPT(TransformerStack):
             self._check_length(width - 1)
 
     def empty_cache(self, batch_size):
-        """One (keys, values) pair of zeros per layer, each (batch, context_length, heads, head_dim)."""
-        shape = (batch_size, self.context_length, self.num_heads, self.head_dim)
+        """One (keys, values) pair of zeros per layer, each (batch, heads, context_length, head_dim)."""
+        shape = (batch_size, self.num_heads, self.context_length, self.head_dim)
         return [(ops.zeros(shape), ops.zeros(shape)) for _ in range(self.num_layers)]
 
     def prefill(self, ids):
