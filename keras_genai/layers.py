@@ -125,8 +125,9 @@ class SelfAttention(layers.Layer):
     The cache, a pair (keys, values) of shape (b, heads, max_length, d_h), holds the keys and values
     of past positions: a call with x of t new positions starting at `start` writes theirs at
     start..start+t-1 and attends over positions 0..start+t-1 only, so a new token costs one position
-    of projections and one row of attention, not a re-run of the prefix. Heads come before positions
-    so that both products below are batched matrix products without a copy of the cache.
+    of projections and one row of attention, not a re-run of the prefix. In the cache, heads come
+    before positions, so that the products with it are batched matrix products without a copy of
+    the cache; without a cache, the (b, t, heads, d_h) layout of the projections is faster to train.
     call(...) -> (output, updated cache or None, weights (b, heads, t, s) or None).
     """
 
@@ -145,14 +146,16 @@ class SelfAttention(layers.Layer):
 
     def call(self, x, cache=None, start=0, key_mask=None, training=False, return_weights=False):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
-        qkv = ops.transpose(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), (2, 0, 3, 1, 4))
-        q, k, v = qkv[0], qkv[1], qkv[2]  # (b, heads, t, d_h)
+        q, k, v = ops.split(ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim)), 3, axis=2)
+        q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # (b, t, heads, d_h)
+        keys = "bshd"  # the layout of k and v in the products below
         if cache is not None:  # attend over the whole cache; positions not yet written are in the future
-            k, v = _write_positions(cache[0], start, k), _write_positions(cache[1], start, v)
-            cache = (k, v)
-        scores = ops.einsum("bhtd,bhsd->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
+            k = _write_positions(cache[0], start, ops.transpose(k, (0, 2, 1, 3)))
+            v = _write_positions(cache[1], start, ops.transpose(v, (0, 2, 1, 3)))
+            cache, keys = (k, v), "bhsd"
+        scores = ops.einsum(f"bthd,{keys}->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
         query_pos = start + ops.arange(t)[:, None]
-        key_pos = ops.arange(ops.shape(k)[2])[None, :]
+        key_pos = ops.arange(ops.shape(k)[keys.index("s")])[None, :]
         allowed = (key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool"))[None, None]
         if key_mask is not None:
             allowed = ops.logical_and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
@@ -160,7 +163,7 @@ class SelfAttention(layers.Layer):
         # softmax over the keys, written out (ops.softmax warns when one key is all there is)
         weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
         weights = weights / ops.sum(weights, axis=-1, keepdims=True)
-        mixed = ops.einsum("bhts,bhsd->bthd", self.drop(weights, training=training), v)
+        mixed = ops.einsum(f"bhts,{keys}->bthd", self.drop(weights, training=training), v)
         out = self.out(ops.reshape(mixed, (b, t, self.num_heads * self.head_dim)))
         return out, cache, (weights if return_weights else None)
 
