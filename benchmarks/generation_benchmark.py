@@ -12,8 +12,8 @@ look like text (quality is not the point here). Both paths of a model draw from 
   generation and many tutorials do: for every new character, run the whole sequence so far through
   the model (`next_token_logits`).
 - GPT (4 layers, 4 heads, width 128, context 512), 256 new tokens after a 4-character and after a
-  240-character prompt, for one text, and for 16 texts at once after the short prompt. Incremental: `generate` with the key/value cache (the prompt fills it, then
-  one position per token). Reference: `use_cache=False`, which re-runs the whole sequence for every
+  240-character prompt, for one text, and for 16 texts at once after the short prompt. Incremental:
+  `generate` with the key/value cache (the prompt fills it, then one position per token). Reference: `use_cache=False`, which re-runs the whole sequence for every
   token, as nanoGPT and keras-io's miniature GPT do.
 
 Work per token is O(1) for the GRU state and O(t) attention for the cache, against O(t) and O(t^2)

@@ -106,10 +106,13 @@ class PositionalEmbedding(layers.Layer):
 def _write_positions(cache, start, new):
     """cache (b, heads, max_length, d_h) with positions start..start+t-1 replaced by new (b, heads, t, d_h).
 
-    One fixed-shape update (XLA's dynamic-update-slice): every generation step runs the same graph
-    on same-shaped tensors, which TensorFlow's CPU kernels run faster than slices whose length
-    grows each step (benchmarks/generation_benchmark.py).
+    One fixed-shape update (dynamic-update-slice): every generation step runs the same graph on
+    same-shaped tensors, so the step function is traced once for all positions.
     """
+    length, t = cache.shape[2], new.shape[2]
+    if isinstance(start, (int, np.integer)) and None not in (length, t) and not 0 <= start <= length - t:
+        # dynamic-update-slice would clamp the start and overwrite earlier positions without a word
+        raise ValueError(f"positions {start}..{start + t - 1} do not fit in a key/value cache of {length} positions")
     zero = ops.zeros((), "int32")
     return ops.slice_update(cache, (zero, zero, ops.cast(start, "int32"), zero), new)
 

@@ -76,6 +76,15 @@ def test_cache_steps_equal_the_full_pass(gpt):
     np.testing.assert_allclose(np.stack(steps), full[3:], atol=1e-4)
 
 
+def test_writing_past_the_end_of_the_cache_is_refused():
+    attention = layers.SelfAttention(num_heads=2, head_dim=3)
+    x = np.zeros((1, 2, 4), "float32")
+    cache = (np.zeros((1, 2, 5, 3), "float32"),) * 2
+    attention(x, cache=cache, start=3)  # positions 3 and 4: the last two of five
+    with pytest.raises(ValueError, match="positions 4..5 do not fit in a key/value cache of 5"):
+        attention(x, cache=cache, start=4)
+
+
 def test_cached_and_uncached_generation_give_the_same_tokens(gpt):
     for sampler in ("greedy", sampling.TopK(4, temperature=1.3)):
         for seed in range(3):
