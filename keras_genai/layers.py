@@ -210,3 +210,31 @@ class TransformerBlock(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "head_dim": self.head_dim,
                 "mlp_dim": self.mlp_dim, "causal": self.causal, "dropout": self.dropout}
+
+
+# --- Diffusion pieces --------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class TimeEmbedding(layers.Layer):
+    """Sinusoidal features of a diffusion time t in [0, 1], shape (b,) -> (b, dim).
+
+    The same frequencies as `sinusoidal_table`, for a real-valued position 1000 t: nearby noise
+    levels get similar vectors, and the network can still tell 1,000 levels apart.
+    """
+
+    def __init__(self, dim, **kwargs):
+        super().__init__(**kwargs)
+        if int(dim) < 2 or int(dim) % 2:
+            raise ValueError(f"dim must be an even integer >= 2, got {dim!r}")
+        self.dim = int(dim)
+
+    def call(self, t):
+        rates = 1.0 / 10000 ** (np.arange(0, self.dim, 2, dtype="float32") / self.dim)
+        angles = 1000.0 * ops.cast(ops.reshape(t, (-1, 1)), "float32") * rates[None]
+        return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}

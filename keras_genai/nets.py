@@ -248,3 +248,83 @@ def vae_decoder(latent_dim=32, image_shape=(28, 28, 1), num_classes=None, name="
     (num_classes: also the label, for a ConditionalVAE)."""
     return conv_decoder(latent_dim, image_shape, filters=(64, 32), dense=0, output_activation=None,
                         convs_per_level=2, num_classes=num_classes, name=name)
+
+
+# --- The diffusion model's denoiser ------------------------------------------------------------
+
+def _residual_block(h, width, embedding, groups, name):
+    """GroupNorm -> swish -> conv, plus a per-channel shift from the time (and label) embedding,
+    twice, around a skip connection (Ho et al. 2020, after Wide ResNets)."""
+    skip = h if h.shape[-1] == width else layers.Conv2D(width, 1, name=f"{name}_skip")(h)
+    h = layers.Activation("swish")(layers.GroupNormalization(min(groups, h.shape[-1]), name=f"{name}_norm1")(h))
+    h = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv1")(h)
+    shift = layers.Dense(width, name=f"{name}_time")(embedding)
+    h = layers.Add()([h, layers.Reshape((1, 1, width))(shift)])
+    h = layers.Activation("swish")(layers.GroupNormalization(min(groups, width), name=f"{name}_norm2")(h))
+    h = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv2")(h)
+    return layers.Add()([skip, h])
+
+
+def _attention_block(h, groups, heads, name):
+    """Self-attention over the pixels of a (small) feature map, with a residual connection."""
+    height, width, channels = h.shape[1:]
+    seq = layers.Reshape((height * width, channels))(layers.GroupNormalization(min(groups, channels),
+                                                                              name=f"{name}_norm")(h))
+    seq = layers.MultiHeadAttention(heads, channels // heads, name=f"{name}_mha")(seq, seq)
+    return layers.Add()([h, layers.Reshape((height, width, channels))(seq)])
+
+
+def unet(image_shape=(28, 28, 1), widths=(32, 64, 64), attention=True, num_classes=None, groups=8, heads=4,
+         name="unet"):
+    """The denoiser eps(x_t, t[, y]) of a diffusion model: a U-Net (Ronneberger et al. 2015) in DDPM's form.
+
+    Inputs [noisy image (b, h, w, c), time t in [0, 1] (b,)] or, with num_classes, also an integer label
+    (b,) in [0, num_classes]: the extra index num_classes means "no label", which classifier-free guidance
+    trains on and samples with. Output: the predicted noise, same shape as the image (linear).
+    Each level has one residual block at width widths[i]; the encoder halves the side between levels
+    (28 -> 14 -> 7), the decoder doubles it back, concatenating the encoder's features of the same size
+    (the skips carry the detail the bottleneck cannot). attention: self-attention at the lowest
+    resolution, where a 7x7 map makes it cheap. The time (and label) enters every block as a learned
+    per-channel shift of a shared embedding.
+    """
+    widths, _ = _check_filters(widths, 3)
+    height, width_px, channels = _check_image_shape(image_shape, len(widths) - 1)
+    if any(w % min(groups, w) for w in widths):
+        raise ValueError(f"every width must be divisible by groups={groups}, got widths {widths}")
+    if attention and widths[-1] % heads:
+        raise ValueError(f"the last width ({widths[-1]}) must be divisible by heads={heads} for attention")
+    from keras_genai.layers import TimeEmbedding  # layers imports nothing from here; keep the module order free
+
+    image = keras.Input(image_shape, name="noisy_image")
+    time = keras.Input((), name="time")
+    inputs = [image, time]
+    embedding_dim = 4 * widths[0]
+    embedding = TimeEmbedding(widths[0], name="time_features")(time)
+    embedding = layers.Dense(embedding_dim, activation="swish", name="time_dense1")(embedding)
+    embedding = layers.Dense(embedding_dim, name="time_dense2")(embedding)
+    if num_classes is not None:
+        num_classes = _checks.check_positive_int(num_classes, "num_classes")
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        label_vector = layers.Embedding(num_classes + 1, embedding_dim, name="label_embedding")(label)
+        embedding = layers.Add(name="time_and_label")([embedding, label_vector])
+    embedding = layers.Activation("swish")(embedding)
+
+    h = layers.Conv2D(widths[0], 3, padding="same", name="stem")(image)
+    skips = []
+    for level, width in enumerate(widths):
+        h = _residual_block(h, width, embedding, groups, f"down{level}")
+        if level < len(widths) - 1:
+            skips.append(h)
+            h = layers.Conv2D(width, 3, strides=2, padding="same", name=f"downsample{level}")(h)
+    if attention:
+        h = _attention_block(h, groups, heads, "middle_attention")
+    h = _residual_block(h, widths[-1], embedding, groups, "middle")
+    for level in reversed(range(len(widths) - 1)):
+        h = layers.UpSampling2D(2, interpolation="nearest")(h)
+        h = layers.Conv2D(widths[level], 3, padding="same", name=f"upsample{level}")(h)
+        h = layers.Concatenate()([h, skips[level]])
+        h = _residual_block(h, widths[level], embedding, groups, f"up{level}")
+    h = layers.Activation("swish")(layers.GroupNormalization(min(groups, widths[0]), name="out_norm")(h))
+    noise = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="noise")(h)
+    return _check_output(keras.Model(inputs, noise, name=name), (height, width_px, channels))
