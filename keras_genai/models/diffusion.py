@@ -77,6 +77,7 @@ class DiffusionModel(GenerativeModel):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.ema_network = keras.models.clone_model(network)
         self.ema_network.set_weights(network.get_weights())
+        self.ema_network.trainable = False  # updated by _update_ema, never by the optimizer
         self._make_trackers(*self.TRACKERS)
         self.built = True
 
@@ -94,11 +95,6 @@ class DiffusionModel(GenerativeModel):
             raise ValueError(f"the network must map [image, t of shape (batch,)] to an output of the image's shape, "
                              f"got inputs {shapes} and output {network.output_shape}")
         return image_shape
-
-    def compile(self, optimizer=None, **kwargs):
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(2e-4), **kwargs)
-        if not self.optimizer.built:  # in the strategy's scope, and ready for load_model to restore its slots
-            self.optimizer.build(self.network.trainable_variables)
 
     # --- the forward process and the loss ---
 
@@ -156,7 +152,9 @@ class DiffusionModel(GenerativeModel):
     def _update_ema(self):
         step = ops.cast(self.optimizer.iterations, "float32")
         decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
-        for ema_weight, weight in zip(self.ema_network.weights, self.network.weights):
+        pairs = [pair for ema_layer, layer in zip(self.ema_network.layers, self.network.layers)
+                 for pair in zip(ema_layer.weights, layer.weights)]
+        for ema_weight, weight in pairs:
             ema_weight.assign(decay * ema_weight + (1.0 - decay) * weight)
 
     def call(self, inputs, training=False):
@@ -215,6 +213,8 @@ class DiffusionModel(GenerativeModel):
                 if return_path and start == 0:
                     path.append(ops.convert_to_numpy(x_part))
             results.append(ops.convert_to_numpy(x0))
+            if return_path and start == 0:
+                path[-1] = results[0]  # the last step's state is its estimate of x_0: the sample
         samples = np.concatenate(results)
         return (samples, np.stack(path, axis=1)) if return_path else samples
 
