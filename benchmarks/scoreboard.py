@@ -3,6 +3,7 @@
 
     python benchmarks/scoreboard.py            # full run, writes benchmarks/scoreboard_results.md
     python benchmarks/scoreboard.py --quick    # smoke test: tiny data, seconds of training
+    python benchmarks/scoreboard.py --only-diffusion   # the ceiling and the diffusion rows alone
 
 Each row scores samples against the training digits with keras_genai.evaluation.image_scores
 (FID, KID with its standard error, precision, recall, confident fraction and digits found,
@@ -32,6 +33,7 @@ from keras_genai import datasets, evaluation, recipes  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "scoreboard_results.md"
+DIFFUSION_RESULTS = HERE / "scoreboard_diffusion_results.md"  # --only-diffusion: the new rows, without re-training the rest
 FIVE_MINUTES = 300  # seconds: the default DCGAN should reach its best FID within them
 BUDGET = 480  # seconds of training in the time-to-quality race: long enough to see whether FID still falls after 5 min
 
@@ -46,10 +48,14 @@ class Settings:
     budget: float  # seconds of training time of each DCGAN of the time-to-quality race
     iwae_k: int
     n_likelihood: int | None  # test digits for the likelihood figures (None: all)
+    diffusion_budget: float  # seconds of training of the diffusion model (the issue's budget: 10 minutes)
+    diffusion_steps: int  # DDIM steps of its samples
 
 
-FULL = Settings(n_train=None, epochs=None, n_samples=1000, n_track=1000, eval_every=30.0, budget=BUDGET, iwae_k=100, n_likelihood=None)
-QUICK = Settings(n_train=256, epochs=1, n_samples=100, n_track=100, eval_every=1.0, budget=3.0, iwae_k=5, n_likelihood=50)
+FULL = Settings(n_train=None, epochs=None, n_samples=1000, n_track=1000, eval_every=30.0, budget=BUDGET, iwae_k=100, n_likelihood=None,
+                diffusion_budget=600.0, diffusion_steps=25)
+QUICK = Settings(n_train=256, epochs=1, n_samples=100, n_track=100, eval_every=1.0, budget=3.0, iwae_k=5, n_likelihood=50,
+                 diffusion_budget=3.0, diffusion_steps=3)
 
 
 class TimeToQuality(keras.callbacks.Callback):
@@ -209,11 +215,42 @@ class Scoreboard:
         self.curves[name] = clock.history
         self.score(name, model.generate(s.n_samples, seed=2), "gan", clock.seconds, f"{settings_text} ({clock.steps:,} steps)")
 
+    def run_diffusion(self):
+        """The diffusion model of notebook 18, trained for the diffusion budget; one network scored three ways:
+        unconditional (guidance 0), conditional (guidance 1) and guided (guidance 2)."""
+        s = self.settings
+        recipe = dataclasses.replace(recipes.diffusion(), seconds=s.diffusion_budget)
+        keras.utils.set_random_seed(0)
+        model = recipe.build(seed=0)
+        clock = TimeToQuality(every=recipe.seconds, budget=recipe.seconds)
+        seconds = self.train("diffusion (notebook 18)", model, recipe.dataset(self.x_train, self.y_train),
+                             recipe.epochs, clock)
+        labels = np.arange(s.n_samples) % 10
+        settings = (f"U-Net widths {recipe.widths}, {clock.steps:,} steps of batch {recipe.batch_size}, learning rate "
+                    f"{recipe.learning_rate:g}, EMA {recipe.ema_decay}, {s.diffusion_steps} DDIM steps")
+        for guidance, kind in ((0.0, "unconditional (guidance 0)"), (1.0, "conditional (guidance 1)"),
+                               (2.0, "guided (guidance 2)")):
+            start = time.perf_counter()
+            samples = model.generate(labels=labels, steps=s.diffusion_steps, guidance=guidance, seed=2)
+            sampling = time.perf_counter() - start
+            self.score(f"diffusion, {kind}", samples, recipe.family, seconds,
+                       f"{settings}; sampling {sampling:.0f} s", labels=None if guidance == 0 else labels)
+
+    def run_ceiling(self):
+        held_out = self.real_test[: self.settings.n_samples]
+        self.score(evaluation.CEILING, held_out, "ae", recipe=f"{len(held_out)} test digits")
+
+    def run_only_diffusion(self):
+        load_start, start = os.getloadavg()[0], time.perf_counter()
+        self.run_ceiling()
+        self.run_diffusion()
+        self.total_seconds = time.perf_counter() - start
+        self.load = (load_start, os.getloadavg()[0])
+
     def run(self):
         load_start = os.getloadavg()[0]
         start = time.perf_counter()
-        held_out = self.real_test[: self.settings.n_samples]
-        self.score(evaluation.CEILING, held_out, "ae", recipe=f"{len(held_out)} test digits")
+        self.run_ceiling()
         self.run_recipe("VAE (notebook 02)", recipes.vae())
         self.run_recipe("MLP GAN (notebook 03)", recipes.mlp_gan())
         budget = f"{self.settings.budget:g} s"
@@ -229,6 +266,7 @@ class Scoreboard:
         self.run_recipe("default DCGAN (notebook 04)", recipes.dcgan(), race=f"default DCGAN, {budget} race")
         model, dataset, settings_text = tutorial_dcgan()
         self.race(f"TensorFlow-tutorial DCGAN, {budget} race", model, dataset(self.x_train), settings_text)
+        self.run_diffusion()
         self.total_seconds = time.perf_counter() - start
         self.load = (load_start, os.getloadavg()[0])
 
@@ -305,12 +343,13 @@ def time_to_quality(curves, settings, path):
     ]
 
 
-def write_results(board, path, quick):
+def write_results(board, path, quick, only_diffusion=False):
     s, rows, curves = board.settings, board.rows, board.curves
+    flags = " --quick" * quick + " --only-diffusion" * only_diffusion
     lines = [
         "# Scoreboard: the image models of keras_genai, measured the same way",
         "",
-        f"Written by `python benchmarks/scoreboard.py{' --quick' if quick else ''}` on "
+        f"Written by `python benchmarks/scoreboard.py{flags}` on "
         f"{datetime.date.today().isoformat()} in {board.total_seconds / 60:.1f} minutes: "
         f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), TensorFlow "
         f"{__import__('tensorflow').__version__}, Keras {keras.__version__}. Load average at the start and "
@@ -351,6 +390,11 @@ def write_results(board, path, quick):
         "- **label acc. / worst label** (conditional models): share of samples the classifier assigns to the "
         "label they were generated for, over 100 samples of each digit, and the lowest per-digit share. Real "
         f"held-out digits score the classifier's test accuracy, {board.classifier.test_accuracy:.1%}.",
+        f"- **diffusion** (notebook 18): one `ConditionalDiffusionModel` trained for {s.diffusion_budget:g} s of "
+        "wall-clock time (`recipes.diffusion()` with that budget), sampled with DDIM three ways: guidance 0 "
+        "(unconditional, so no label accuracy), 1 (conditional) and 2 (guided). Its training time is training "
+        "only; the sampling time of the 1,000 samples is in its settings, since every sample costs one network "
+        "pass per step (two with guidance other than 1), where a GAN's costs one.",
     ]
     if len(curves) == 2:
         lines += ["", "## Time to quality: the two DCGANs", "", *time_to_quality(curves, s, path)]
@@ -363,11 +407,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny data and training, results in build/")
     parser.add_argument("--output", type=pathlib.Path, help=f"results file (default {RESULTS.name}, or build/ with --quick)")
+    parser.add_argument("--only-diffusion", action="store_true",
+                        help=f"the ceiling and the diffusion rows only, written to {DIFFUSION_RESULTS.name} by default")
     args = parser.parse_args(argv)
-    output = args.output or (HERE.parent / "build" / "scoreboard_quick.md" if args.quick else RESULTS)
+    default = DIFFUSION_RESULTS if args.only_diffusion else RESULTS
+    output = args.output or (HERE.parent / "build" / f"{default.stem}_quick.md" if args.quick else default)
     board = Scoreboard(QUICK if args.quick else FULL)
-    board.run()
-    print(f"Wrote {write_results(board, output, args.quick)} ({board.total_seconds:.0f} s)")
+    board.run_only_diffusion() if args.only_diffusion else board.run()
+    print(f"Wrote {write_results(board, output, args.quick, args.only_diffusion)} ({board.total_seconds:.0f} s)")
     return board
 
 

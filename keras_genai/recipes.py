@@ -18,7 +18,7 @@ import inspect
 import keras
 
 from keras_genai import _checks, datasets, nets
-from keras_genai.models import GAN, VAE, WGANGP, ConditionalGAN, ConditionalVAE
+from keras_genai.models import GAN, VAE, WGANGP, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE
 
 
 def _default(builder, name):
@@ -33,7 +33,8 @@ class _Recipe:
 
     def __post_init__(self):
         for name in ("latent_dim", "epochs", "batch_size"):
-            _checks.check_positive_int(getattr(self, name), name)
+            if hasattr(self, name):  # a diffusion model has no latent_dim
+                _checks.check_positive_int(getattr(self, name), name)
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
 
@@ -181,6 +182,37 @@ class ConditionalGANRecipe(_Recipe):
         return model
 
 
+@dataclasses.dataclass(frozen=True)
+class DiffusionRecipe(_Recipe):
+    """The class-conditional diffusion model of notebook 18: nets.unet(widths) with attention at 7x7,
+    Adam at a constant rate, an EMA of the weights for sampling, 10% of the labels dropped for
+    classifier-free guidance. It trains for a budget of `seconds` of wall-clock time (callbacks.TimeLimit),
+    `epochs` being only an upper bound: a diffusion model improves for far longer than a CPU notebook
+    can wait, so the budget is the setting that matters."""
+
+    widths: tuple = (16, 32, 64)
+    seconds: float = 270.0
+    epochs: int = 10_000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    ema_decay: float = 0.995  # a short run: 0.999 still averages in the first few hundred steps
+    label_dropout: float = 0.1
+    num_classes: int = 10
+    family = "gan"  # pixels in [-1, 1], the scale of the unit-variance noise
+
+    def __post_init__(self):
+        if not self.seconds > 0:
+            raise ValueError(f"seconds must be positive, got {self.seconds}")
+        super().__post_init__()
+
+    def build(self, seed=0):
+        network = nets.unet(datasets.IMAGE_SHAPE, widths=self.widths, attention=True, num_classes=self.num_classes)
+        model = ConditionalDiffusionModel(network, self.num_classes, label_dropout=self.label_dropout,
+                                          ema_decay=self.ema_decay, seed=seed)
+        model.compile(keras.optimizers.Adam(self.learning_rate))
+        return model
+
+
 def vae():
     """The default VAE of notebook 02."""
     return VAERecipe()
@@ -207,6 +239,11 @@ def wgan_gp():
 def conditional_gan():
     """The class-conditional DCGAN of notebook 06 (projection discriminator)."""
     return ConditionalGANRecipe()
+
+
+def diffusion():
+    """The class-conditional diffusion model of notebook 18."""
+    return DiffusionRecipe()
 
 
 def conditional_vae():

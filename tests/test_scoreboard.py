@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_genai import datasets, nets, recipes
-from keras_genai.models import GAN, VAE, WGANGP, ConditionalGAN, ConditionalVAE
+from keras_genai.models import GAN, VAE, WGANGP, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -46,6 +46,18 @@ def test_recipes_build_compiled_models_with_their_settings(make, model_class):
     images = model.generate(3, seed=0, **labels)
     low, high = datasets.FAMILY_RANGES[recipe.family]
     assert images.shape == (3, 28, 28, 1) and low <= images.min() and images.max() <= high
+
+
+def test_diffusion_recipe_builds_the_notebook_model():
+    recipe = recipes.diffusion()
+    model = recipe.build(seed=0)
+    assert isinstance(model, ConditionalDiffusionModel) and model.ema_decay == recipe.ema_decay
+    assert float(model.optimizer.learning_rate) == pytest.approx(recipe.learning_rate)
+    assert model.label_dropout == recipe.label_dropout and model.num_classes == recipe.num_classes
+    images = model.generate(labels=[0, 9], steps=2, seed=0)
+    assert images.shape == (2, 28, 28, 1) and -1 <= images.min() and images.max() <= 1
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        dataclasses.replace(recipe, seconds=0)
 
 
 def test_recipes_follow_the_builders_defaults():
@@ -149,7 +161,7 @@ def test_time_to_quality_counts_the_point_recorded_at_five_minutes(scoreboard, t
 
 def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
     settings = scoreboard.Settings(n_train=64, epochs=1, n_samples=40, n_track=20, eval_every=0.5, budget=1.0,
-                                   iwae_k=2, n_likelihood=20)
+                                   iwae_k=2, n_likelihood=20, diffusion_budget=1.0, diffusion_steps=2)
     board = scoreboard.Scoreboard(settings, log=lambda *a: None)
     board.score("real", board.real_test[:40], "ae", recipe="40 test digits")
     board.score("real as [-1, 1]", 2 * board.real_test[:40] - 1, "gan")  # GAN samples: rescaled before scoring
@@ -162,7 +174,13 @@ def test_tiny_scoreboard_run_writes_a_results_file(scoreboard, tmp_path):
     board.run_recipe("dcgan", recipe, race="race a")
     model, dataset, _ = scoreboard.tutorial_dcgan()
     board.race("race b", model, dataset(board.x_train), "tiny")
+    board.run_diffusion()
     board.total_seconds, board.load = 1.0, (0.5, 0.5)
+    diffusion = [name for name in board.rows if name.startswith("diffusion")]
+    assert len(diffusion) == 3 and "label_accuracy" not in board.rows[diffusion[0]]
+    assert all("label_accuracy" in board.rows[name] for name in diffusion[1:])
+    for name in diffusion:
+        board.rows.pop(name)
     vae = board.rows["vae"]
     assert np.isfinite(vae["neg_elbo"]) and vae["bits_per_dim"] == pytest.approx(vae["iwae"] / (784 * np.log(2)))
     assert "neg_elbo" not in board.rows["dcgan"] and len(board.curves["race a"]) >= 2
