@@ -273,8 +273,11 @@ class ConditionalDiffusionModel(LabelConditioned, DiffusionModel):
         return network([x_t, t, labels], training=training)
 
     def _guided(self, network, x_t, t, labels, guidance):
-        if guidance == 1.0:  # a Python float (one trace per scale): one pass, no unconditional branch
+        # guidance is a Python float (one trace per scale): w = 1 and w = 0 need only one of the two branches
+        if guidance == 1.0:
             return self._predict(network, x_t, t, labels, training=False)
+        if guidance == 0.0:
+            return self._predict(network, x_t, t, ops.full_like(labels, self.num_classes), training=False)
         both = self._predict(network, ops.concatenate([x_t, x_t]), ops.concatenate([t, t]),
                              ops.concatenate([labels, ops.full_like(labels, self.num_classes)]), training=False)
         conditional, unconditional = ops.split(both, 2)
