@@ -24,6 +24,7 @@ class ContrastiveModel(GenerativeModel):
     None gives keras_genai.layers.digit_augmentation seeded by `seed`. temperature: of the NT-Xent loss.
     Training updates the encoder and the head only. Tracked: "loss" (nats per view) and
     "contrastive_accuracy", the fraction of views whose most similar other view is their positive.
+    Under tf.distribute each replica's loss takes its negatives from its own share of the batch only.
     """
 
     def __init__(self, encoder, projection_head, augmentation=None, temperature=0.5, seed=None, **kwargs):
@@ -49,14 +50,15 @@ class ContrastiveModel(GenerativeModel):
         return self.encoder(x, training=training)
 
     def _project_views(self, x, training):
-        """Projections (z1, z2) of two independent random views of each image."""
-        return [self.projection_head(self.encoder(self.augmentation(x, training=True), training=training),
-                                     training=training) for _ in range(2)]
+        """Projections (z1, z2) of two independent random views of each image. The views are random in
+        test_step too (training=True), so evaluate() scores the same task that training learns."""
+        views = [self.augmentation(x, training=True) for _ in range(2)]
+        return [self.projection_head(self.encoder(view, training=training), training=training) for view in views]
 
     def _report(self, z1, z2, per_view_loss):
         logits, positives = losses.contrastive_logits(z1, z2, self.temperature)
-        hits = ops.equal(ops.argmax(logits, axis=1), ops.cast(positives, "int64"))
-        return self._update_trackers(loss=ops.mean(per_view_loss), contrastive_accuracy=ops.mean(ops.cast(hits, "float32")))
+        hits = ops.cast(ops.equal(ops.argmax(logits, axis=1), ops.cast(positives, "int64")), "float32")
+        return self._update_trackers(loss=ops.mean(per_view_loss), contrastive_accuracy=ops.mean(hits))
 
     def train_step(self, data):
         weights = self.encoder.trainable_weights + self.projection_head.trainable_weights
