@@ -5,6 +5,8 @@ data, so a learner gets "expected values in [0, 1], got max 255" instead of a
 stack trace from deep inside a graph.
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -90,3 +92,10 @@ def check_labels(labels, num_classes, n=None, name="labels"):
     if array.min() < 0 or array.max() >= num_classes:
         raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got min {array.min()} and max {array.max()}")
     return array.astype("int32")
+
+
+def check_positive_number(value, name):
+    """A real number > 0 (NaN and booleans rejected); returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)

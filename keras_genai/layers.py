@@ -238,3 +238,24 @@ class TimeEmbedding(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "dim": self.dim}
+
+
+# --- Augmentation for contrastive learning ---------------------------------------------------
+
+def digit_augmentation(image_shape=(28, 28, 1), translation=0.15, rotation=0.04, zoom=0.2, seed=None,
+                       name="digit_augmentation"):
+    """A random shift (fraction of the side), rotation (fraction of a full turn: 0.04 is +-14 degrees)
+    and zoom of each image, for digits in [0, 1] on a black background (uncovered pixels are black).
+
+    Digits have no colour to jitter, so the views differ in geometry only: strong enough that the
+    two views of a digit are not the same pixels, mild enough that a 6 does not become a 9.
+    Every layer draws from its own SeedGenerator: the same seed gives the same views, call after call.
+    Runs inside a train_step (graph mode); call it with training=True to augment.
+    """
+    seeds = [None if seed is None else seed + i for i in range(3)]
+    return keras.Sequential([
+        keras.Input(tuple(image_shape)),
+        layers.RandomTranslation(translation, translation, fill_mode="constant", seed=seeds[0]),
+        layers.RandomRotation(rotation, fill_mode="constant", seed=seeds[1]),
+        layers.RandomZoom(zoom, fill_mode="constant", seed=seeds[2]),
+    ], name=name)

@@ -13,6 +13,8 @@ import math
 import tensorflow as tf
 from keras import ops
 
+from keras_genai import _checks
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -140,3 +142,39 @@ def token_cross_entropy(targets, logits, pad_id=0):
     mask = ops.cast(ops.not_equal(targets, pad_id), logits.dtype)
     nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     return ops.sum(nll * mask), ops.sum(mask)
+
+
+# --- Contrastive learning -------------------------------------------------------------------
+# SimCLR (Chen et al. 2020): two augmented views of each of N images give 2N projections. For each
+# one, the other view of the same image is the positive and the remaining 2N - 2 are negatives.
+
+def contrastive_logits(z1, z2, temperature=0.5):
+    """The (2N, 2N) logits cos(z_i, z_k) / temperature of NT-Xent, and each row's positive index.
+
+    Rows 0..N-1 are the first views, N..2N-1 the second, so row i's positive is (i + N) mod 2N.
+    The diagonal (each projection against itself, always cosine 1) is masked to -1e9, which
+    leaves the 2N - 1 real candidates. Only directions count: both views are L2-normalised.
+    """
+    temperature = _checks.check_positive_number(temperature, "temperature")
+    z1, z2 = ops.convert_to_tensor(z1, "float32"), ops.convert_to_tensor(z2, "float32")
+    if len(z1.shape) != 2 or tuple(z1.shape) != tuple(z2.shape):
+        raise ValueError(f"z1 and z2 must be the two views' projections, both of shape (n, projection_dim), "
+                         f"got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    z = ops.normalize(ops.concatenate([z1, z2], axis=0), axis=1)
+    n2 = ops.shape(z)[0]
+    logits = ops.where(ops.eye(n2, dtype="bool"), -1e9, ops.matmul(z, ops.transpose(z)) / temperature)
+    positives = (ops.arange(n2) + n2 // 2) % n2
+    return logits, positives
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    """NT-Xent (InfoNCE) loss per projection, shape (2N,), in nats:
+
+        l_i = -log( exp(s_ip / t) / sum_{k != i} exp(s_ik / t) ),   s = cosine similarity,
+
+    the cross-entropy of classifying the positive p among the 2N - 1 other projections. A collapsed
+    encoder (all projections equal) scores log(2N - 1), chance. The temperature t sharpens the softmax:
+    a small t puts the weight on the hardest negatives (most similar to the anchor).
+    """
+    logits, positives = contrastive_logits(z1, z2, temperature)
+    return ops.sparse_categorical_crossentropy(positives, logits, from_logits=True)

@@ -328,3 +328,38 @@ def unet(image_shape=(28, 28, 1), widths=(32, 64, 64), attention=True, num_class
     h = layers.Activation("swish")(layers.GroupNormalization(min(groups, widths[0]), name="out_norm")(h))
     noise = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="noise")(h)
     return _check_output(keras.Model(inputs, noise, name=name), (height, width_px, channels))
+
+
+# --- Contrastive learning ----------------------------------------------------------------------
+
+def contrastive_encoder(image_shape=(28, 28, 1), widths=(32, 64), feature_dim=128, name="encoder"):
+    """Image -> a stride-2 3x3 convolution per width (28 -> 14 -> 7) -> a 3x3 convolution to feature_dim
+    channels -> global average pooling: the representation h, shape (feature_dim,).
+
+    Pooling over positions makes h depend on what is in the image more than on where it is,
+    which the shifted views of contrastive training ask for anyway.
+    """
+    widths, _ = _check_filters(widths, 3)
+    image_shape = _check_image_shape(image_shape, 0)  # "same" padding: any side works with pooling
+    feature_dim = _checks.check_positive_int(feature_dim, "feature_dim")
+    image = keras.Input(image_shape, name="image")
+    h = image
+    for width in widths:
+        h = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Conv2D(feature_dim, 3, padding="same", activation="relu")(h)
+    features = layers.GlobalAveragePooling2D(name="features")(h)
+    return _check_output(keras.Model(image, features, name=name), (feature_dim,))
+
+
+def projection_head(feature_dim=128, projection_dim=64, hidden=None, name="projection_head"):
+    """h -> Dense(hidden, ReLU) -> z (linear, projection_dim); hidden defaults to feature_dim.
+
+    SimCLR computes the loss on z but keeps h: the head can discard what the augmentations vary
+    (position, size), which downstream tasks may still need, so h transfers better than z.
+    """
+    feature_dim = _checks.check_positive_int(feature_dim, "feature_dim")
+    projection_dim = _checks.check_positive_int(projection_dim, "projection_dim")
+    hidden = feature_dim if hidden is None else _checks.check_positive_int(hidden, "hidden")
+    h = keras.Input((feature_dim,), name="features")
+    z = layers.Dense(projection_dim, name="projection")(layers.Dense(hidden, activation="relu")(h))
+    return keras.Model(h, z, name=name)

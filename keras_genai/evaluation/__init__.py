@@ -3,6 +3,7 @@
 `images`: the digit classifier and the scores built on its features (FID, KID, precision and
 recall, density and coverage), likelihood bounds, PSNR/SSIM, memorisation, score tables.
 `text`: the count-based bigram baseline, nats and bits per token, diversity and copying.
+`representations`: linear probe and kNN accuracy of learned features (chosen on validation only).
 `toy`: coverage of the 2-D ring of Gaussians.
 """
 
@@ -12,6 +13,7 @@ from keras_genai.evaluation.images import (
     knn_radii, label_accuracy, manifold_scores, memorisation_check, nearest_neighbours, per_class_scores,
     precision_recall, psnr, score_table, scorecard, ssim,
 )
+from keras_genai.evaluation.representations import LinearProbe, knn_accuracy, linear_probe
 from keras_genai.evaluation.text import (
     BigramBaseline, copy_rate, distinct_ngrams, likelihood_report, nats_under_sampler, text_scores,
 )

@@ -2,6 +2,7 @@
 
 from keras_genai.models.autoencoder import Autoencoder
 from keras_genai.models.conditional import ConditionalGAN, ConditionalVAE
+from keras_genai.models.contrastive import ContrastiveModel
 from keras_genai.models.diffusion import ConditionalDiffusionModel, DiffusionModel
 from keras_genai.models.gan import GAN, default_gan_optimizer
 from keras_genai.models.gpt import GPT
@@ -12,6 +13,6 @@ from keras_genai.models.vae import VAE
 from keras_genai.models.wgan import WGANGP, default_wgan_optimizer
 
 __all__ = [
-    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "default_gan_optimizer",
+    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "default_gan_optimizer",
     "default_wgan_optimizer",
 ]

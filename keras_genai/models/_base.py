@@ -42,6 +42,16 @@ def draw_for_replica(draw, batch_size):
     return draw(batch_size * replicas)[start:start + batch_size]
 
 
+def in_batches(net, x, batch_size):
+    """net(x, training=False) as NumPy, one slice of batch_size rows at a time.
+
+    Eager calls on slices: no graph to trace per model, bounded memory for big arrays.
+    """
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    parts = [net(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    return np.concatenate([ops.convert_to_numpy(p) for p in parts])
+
+
 def _in_memory(data):
     """Arrays and tensors (which fit() can check and shuffle), as opposed to pipelines and generators."""
     images = images_of(data)

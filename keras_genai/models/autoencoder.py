@@ -8,12 +8,13 @@ square). Reconstruction, encoding and decoding never corrupt.
 import numbers
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, draw_for_replica, images_of, serialize_nets
+from keras_genai.models._base import (
+    GenerativeModel, deserialize_nets, draw_for_replica, images_of, in_batches, serialize_nets,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -123,20 +124,13 @@ class Autoencoder(GenerativeModel):
         per_example, mse = self._figures(x, self(self.corrupt(x), training=False))
         return self._update_trackers(loss=ops.mean(per_example), mse=mse)
 
-    @staticmethod
-    def _in_batches(net, x, batch_size):
-        # Eager calls on slices: no graph to trace per model, bounded memory for big arrays.
-        batch_size = _checks.check_positive_int(batch_size, "batch_size")
-        parts = [net(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
-        return np.concatenate([ops.convert_to_numpy(p) for p in parts])
-
     def encode(self, x, batch_size=500):
         """Latent vectors (n, latent_dim) of images in [0, 1]."""
-        return self._in_batches(self.encoder, self.check_inputs(x), batch_size)
+        return in_batches(self.encoder, self.check_inputs(x), batch_size)
 
     def decode(self, z, batch_size=500):
         """Images decoded from latent vectors (n, latent_dim)."""
-        return self._in_batches(self.decoder, self._latent(z=z), batch_size)
+        return in_batches(self.decoder, self._latent(z=z), batch_size)
 
     def reconstruct(self, x, batch_size=500):
         """decode(encode(x)) without any corruption: pass noisy or masked images to restore them."""
