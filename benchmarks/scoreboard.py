@@ -49,7 +49,7 @@ class Settings:
     iwae_k: int
     n_likelihood: int | None  # test digits for the likelihood figures (None: all)
     diffusion_budget: float  # seconds of training of the diffusion model (the budget: 10 minutes)
-    diffusion_steps: int  # DDIM steps of its samples
+    diffusion_steps: int  # sampling steps of its samples (with the recipe's sampler)
 
 
 FULL = Settings(n_train=None, epochs=None, n_samples=1000, n_track=1000, eval_every=30.0, budget=BUDGET, iwae_k=100, n_likelihood=None,
@@ -227,11 +227,12 @@ class Scoreboard:
                              recipe.epochs, clock)
         labels = np.arange(s.n_samples) % 10
         settings = (f"U-Net widths {recipe.widths}, {clock.steps:,} steps of batch {recipe.batch_size}, learning rate "
-                    f"{recipe.learning_rate:g}, EMA {recipe.ema_decay}, {s.diffusion_steps} DDIM steps")
+                    f"{recipe.learning_rate:g}, EMA {recipe.ema_decay}, {s.diffusion_steps} {recipe.sampler.upper()} steps")
         for guidance, kind in ((0.0, "unconditional (guidance 0)"), (1.0, "conditional (guidance 1)"),
                                (2.0, "guided (guidance 2)")):
             start = time.perf_counter()
-            samples = model.generate(labels=labels, steps=s.diffusion_steps, guidance=guidance, seed=2)
+            samples = model.generate(labels=labels, steps=s.diffusion_steps, sampler=recipe.sampler,
+                                     guidance=guidance, seed=2)
             sampling = time.perf_counter() - start
             self.score(f"diffusion, {kind}", samples, recipe.family, seconds,
                        f"{settings}; sampling {sampling:.0f} s", labels=None if guidance == 0 else labels)
@@ -391,7 +392,8 @@ def write_results(board, path, quick, only_diffusion=False):
         "label they were generated for, over 100 samples of each digit, and the lowest per-digit share. Real "
         f"held-out digits score the classifier's test accuracy, {board.classifier.test_accuracy:.1%}.",
         f"- **diffusion** (notebook 18): one `ConditionalDiffusionModel` trained for {s.diffusion_budget:g} s of "
-        "wall-clock time (`recipes.diffusion()` with that budget), sampled with DDIM three ways: guidance 0 "
+        f"wall-clock time (`recipes.diffusion()` with that budget), sampled with {recipes.diffusion().sampler.upper()} "
+        f"({s.diffusion_steps} steps) three ways: guidance 0 "
         "(unconditional, so no label accuracy), 1 (conditional) and 2 (guided). Its training time is training "
         "only; the sampling time of the 1,000 samples is in its settings, since every sample costs one network "
         "pass per step (two with guidance other than 1), where a GAN's costs one.",
