@@ -193,7 +193,8 @@ def main():
         return subprocess.call([str(jupyter), "lab", str(ROOT / "notebooks"), *extra], cwd=ROOT)
     ensure_environment()
     targets = ["tests"] + (["notebooks"] if (ROOT / "notebooks").is_dir() else [])
-    command = [str(PYTHON), "-m", "pytest", *targets, "--nbval-lax", "--nbval-cell-timeout=600", *extra]
+    command = [str(PYTHON), "-m", "pytest", *targets, "--nbval-lax", "--nbval-cell-timeout=600",
+               "--durations=30", *extra]
     return subprocess.call(command, cwd=ROOT, env=run_env(quick=True))
 
 

@@ -366,3 +366,88 @@ def projection_head(feature_dim=128, projection_dim=64, hidden=None, name="proje
     h = keras.Input((feature_dim,), name="features")
     z = layers.Dense(projection_dim, name="projection")(layers.Dense(hidden, activation="relu")(h))
     return keras.Model(h, z, name=name)
+
+
+# --- Image-to-image translation (pix2pix), restoration and super-resolution ---------------------
+
+def _conv_pair(h, width, name):
+    """Two 3x3 ReLU convolutions: the unit of each translation U-Net level."""
+    h = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_conv1")(h)
+    return layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_conv2")(h)
+
+
+def _translation_body(h, widths, channels):
+    """The U-Net of Ronneberger et al. (2015) on an image-sized tensor: a conv pair per level, 2x2
+    max-pooling down, nearest upsampling + conv back up, concatenating the encoder's features of the
+    same size. The skips carry the pixel detail a bottleneck would lose, so the output can copy what
+    the input already gets right and the network only learns the change. Sigmoid output in [0, 1]."""
+    skips = []
+    for level, width in enumerate(widths[:-1]):
+        h = _conv_pair(h, width, f"down{level}")
+        skips.append(h)
+        h = layers.MaxPooling2D(2, name=f"pool{level}")(h)
+    h = _conv_pair(h, widths[-1], "middle")
+    for level in reversed(range(len(widths) - 1)):
+        h = layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{level}")(h)
+        h = layers.Conv2D(widths[level], 3, padding="same", activation="relu", name=f"up{level}_in")(h)
+        h = _conv_pair(layers.Concatenate(name=f"skip{level}")([h, skips[level]]), widths[level], f"up{level}")
+    return layers.Conv2D(channels, 1, activation="sigmoid", name="image")(h)
+
+
+def translation_unet(image_shape=(28, 28, 1), output_channels=None, widths=(32, 64, 128), name="translator"):
+    """Image in [0, 1] -> image in [0, 1] of the same height and width (pix2pix's generator, small).
+
+    widths: one level per entry, halving the side between levels (28 -> 14 -> 7 for three);
+    output_channels defaults to the input's channels.
+    """
+    widths, _ = _check_filters(widths, 3)
+    image_shape = _check_image_shape(image_shape, len(widths) - 1)
+    channels = image_shape[-1] if output_channels is None else _checks.check_positive_int(output_channels,
+                                                                                         "output_channels")
+    image = keras.Input(image_shape, name="input_image")
+    output = _translation_body(image, widths, channels)
+    return _check_output(keras.Model(image, output, name=name), (*image_shape[:2], channels))
+
+
+def super_resolution_net(low_shape=(14, 14, 1), high_shape=(28, 28, 1), widths=(32, 64, 128),
+                         name="super_resolution"):
+    """Low-resolution image -> bilinear resize to high_shape -> translation U-Net body -> image.
+
+    The fixed resize does the geometry; the U-Net learns what interpolation cannot know (where the
+    strokes are sharp). Any integer or non-integer scale works; high_shape must allow the U-Net's halvings.
+    """
+    widths, _ = _check_filters(widths, 3)
+    low_shape = _check_image_shape(low_shape, 0, "low_shape")
+    high_shape = _check_image_shape(high_shape, len(widths) - 1, "high_shape")
+    if low_shape[-1] != high_shape[-1] or low_shape[0] > high_shape[0] or low_shape[1] > high_shape[1]:
+        raise ValueError(f"super-resolution maps a smaller image to a larger one with the same channels, "
+                         f"got low_shape {low_shape} and high_shape {high_shape}")
+    image = keras.Input(low_shape, name="low_resolution")
+    upsampled = layers.Resizing(*high_shape[:2], interpolation="bilinear", name="resize")(image)
+    output = _translation_body(upsampled, widths, high_shape[-1])
+    return _check_output(keras.Model(image, output, name=name), high_shape)
+
+
+def patch_discriminator(input_shape=(28, 28, 1), target_shape=(28, 28, 1), widths=(32, 64), name="discriminator"):
+    """pix2pix's conditional PatchGAN: [input image, candidate output] -> one logit per patch.
+
+    The input is resized (nearest) to the target's size when they differ (super-resolution) and
+    concatenated with the candidate; stride-2 4x4 convolutions then a 3x3 convolution give a map of
+    logits, each judging whether one patch of the candidate (18 x 18 pixels for the default widths)
+    is a real output *for this input*. Judging patches asks for local realism (sharp strokes) and leaves the global
+    agreement to the L1 term.
+    """
+    widths, _ = _check_filters(widths, 4)
+    input_shape = _check_image_shape(input_shape, 0, "input_shape")
+    target_shape = _check_image_shape(target_shape, len(widths), "target_shape")
+    condition = keras.Input(input_shape, name="input_image")
+    candidate = keras.Input(target_shape, name="candidate")
+    resized = condition
+    if input_shape[:2] != target_shape[:2]:
+        resized = layers.Resizing(*target_shape[:2], interpolation="nearest", name="resize_input")(condition)
+    h = layers.Concatenate(name="pair")([resized, candidate])
+    for level, width in enumerate(widths):
+        h = layers.LeakyReLU(0.2)(layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv{level}")(h))
+    logits = layers.Conv2D(1, 3, padding="same", name="patch_logits")(h)
+    side = [d // 2 ** len(widths) for d in target_shape[:2]]
+    return _check_output(keras.Model([condition, candidate], logits, name=name), (*side, 1))

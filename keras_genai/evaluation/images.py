@@ -12,6 +12,7 @@ import re
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 from scipy import special
 
@@ -78,9 +79,7 @@ def digit_classifier(data=None, epochs=8, seed=0, cache=True, verbose=True):
     if cache and os.path.exists(path):
         model = keras.saving.load_model(path)
     else:
-        keras.utils.set_random_seed(seed)
-        model = _digit_classifier_net()
-        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = _compiled_classifier(seed)
         model.fit(datasets.scale_images(data.x_train, "ae"), data.y_train, batch_size=64, epochs=epochs, verbose=0)
         if cache:  # write then rename, so a process reading the cache never sees half a file
             partial = f"{path}.{os.getpid()}.keras"
@@ -90,6 +89,42 @@ def digit_classifier(data=None, epochs=8, seed=0, cache=True, verbose=True):
     if verbose:
         print(f"Digit classifier: test accuracy {accuracy:.3f} on {len(x_test):,} held-out digits ({data.source})")
     return DigitClassifier(model, accuracy, data.source)
+
+
+def _compiled_classifier(seed, augmentation=None):
+    keras.utils.set_random_seed(seed)
+    net = _digit_classifier_net()
+    model = net if augmentation is None else keras.Sequential([augmentation, net], name="augmented_classifier")
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def fit_digit_classifier(images, labels, test_images, test_labels, steps=400, batch_size=64, augmentation=None,
+                         extra=None, seed=0):
+    """The digit classifier's network trained from scratch for `steps` batches, with its test accuracy.
+
+    For data-augmentation experiments: the same number of updates whatever the training set's size.
+    images: digits (n, 28, 28, 1) in [0, 1]; augmentation: a layer applied to every training batch
+    (e.g. keras_genai.layers.digit_augmentation(seed=0)), inactive at test time;
+    extra: (images, labels) of generated digits that fill half of every batch, the real ones the other half.
+    """
+    steps, batch_size = _checks.check_positive_int(steps, "steps"), _checks.check_positive_int(batch_size, "batch_size")
+    x = _to_unit_range(images, (0.0, 1.0))
+    y = _checks.check_labels(labels, 10, len(x), "labels")
+    x_test = _to_unit_range(test_images, (0.0, 1.0))
+    y_test = _checks.check_labels(test_labels, 10, len(x_test), "test_labels")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat()
+    if extra is not None:
+        x_extra = _to_unit_range(extra[0], (0.0, 1.0))
+        generated = tf.data.Dataset.from_tensor_slices(
+            (x_extra, _checks.check_labels(extra[1], 10, len(x_extra), "extra labels"))
+        ).shuffle(len(x_extra), seed=seed + 1).repeat()
+        data = tf.data.Dataset.sample_from_datasets([data, generated], [0.5, 0.5], seed=seed)
+    model = _compiled_classifier(seed, augmentation)
+    model.fit(data.batch(batch_size), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+    accuracy = float(np.mean(_predict_in_full_batches(model, x_test).argmax(1) == y_test))
+    return DigitClassifier(model, accuracy, f"{len(x):,} real digits" + ("" if extra is None else
+                                                                          f" + {len(x_extra):,} generated"))
 
 
 @dataclasses.dataclass

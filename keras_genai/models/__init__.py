@@ -9,10 +9,11 @@ from keras_genai.models.gpt import GPT
 from keras_genai.models.language import CharLanguageModel
 from keras_genai.models.masked import MaskedLanguageModel
 from keras_genai.models.seq2seq import Seq2Seq
+from keras_genai.models.translation import Pix2Pix
 from keras_genai.models.vae import VAE
 from keras_genai.models.wgan import WGANGP, default_wgan_optimizer
 
 __all__ = [
-    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "default_gan_optimizer",
+    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "Pix2Pix", "default_gan_optimizer",
     "default_wgan_optimizer",
 ]
