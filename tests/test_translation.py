@@ -228,3 +228,34 @@ def test_fit_digit_classifier_trains_with_extra_data_and_augmentation():
     assert 0.0 <= result.test_accuracy <= 1.0 and "generated" in result.source
     with pytest.raises(ValueError, match="labels"):
         evaluation.fit_digit_classifier(x, y_train[:5], x, y_train, steps=1)
+
+
+# --- Measured attributes --------------------------------------------------------------------------
+
+def bar(width=2, slant=0.0, rows=(4, 24), centre=14.0):
+    """A stroke from row rows[0] to rows[1]; its centre moves `slant` columns right per row going up."""
+    image = np.zeros((28, 28), "float32")
+    for row in range(*rows):
+        middle = centre + slant * ((rows[0] + rows[1]) / 2 - row)
+        left = int(round(middle - width / 2))
+        image[row, left:left + width] = 1.0
+    return image
+
+
+def test_digit_attributes_measure_slant_thickness_and_height():
+    images = np.stack([bar(2), bar(4), bar(2, slant=0.3), bar(2, slant=-0.3), bar(3, rows=(10, 20))])
+    got = evaluation.digit_attributes(images[..., None])
+    np.testing.assert_allclose(got["slant"], [0.0, 0.0, 0.3, -0.3, 0.0], atol=0.03)
+    assert got["thickness"][0] == pytest.approx(2 * 40 / 40)  # a 2 x 20 bar: every pixel is on the boundary
+    assert 3.0 < got["thickness"][1] < 4.0  # 4 wide: 80 pixels, 44 on the boundary
+    assert got["thickness"][1] > got["thickness"][0]
+    np.testing.assert_array_equal(got["height"], [20, 20, 20, 20, 10])
+
+
+def test_digit_attributes_of_an_empty_image_are_nan_and_bad_input_is_named():
+    got = evaluation.digit_attributes(np.zeros((2, 28, 28)))
+    assert np.isnan(got["slant"]).all() and np.isnan(got["thickness"]).all()
+    with pytest.raises(ValueError, match="scale"):
+        evaluation.digit_attributes(np.full((2, 28, 28), 255.0))
+    with pytest.raises(ValueError, match="grey digits"):
+        evaluation.digit_attributes(np.zeros((2, 28, 28, 3)))

@@ -5,11 +5,13 @@ recall, density and coverage), likelihood bounds, PSNR/SSIM, memorisation, score
 `text`: the count-based bigram baseline, nats and bits per token, diversity and copying.
 `music`: piano-roll scores (pitch classes, scale, polyphony, empty bars, qualified notes) and
 voice leading of four-voice chorales (ranges, parallel fifths and octaves).
+`attributes`: slant, stroke thickness and height of digits, measured from their pixels.
 `restoration`: PSNR, SSIM, accuracy and sharpness of restored / upscaled / translated digits.
 `representations`: linear probe and kNN accuracy of learned features (chosen on validation only).
 `toy`: coverage of the 2-D ring of Gaussians.
 """
 
+from keras_genai.evaluation.attributes import digit_attributes
 from keras_genai.evaluation.images import (
     CEILING, SCORE_COLUMNS, ConfidenceReport, DigitClassifier, LabelAccuracy, bits_per_dim, confidence_report,
     density_coverage, digit_classifier, fid, fit_digit_classifier, frechet_distance, image_scores, inception_score, iwae_bound, kid,
