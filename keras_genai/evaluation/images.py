@@ -696,6 +696,9 @@ SCORE_COLUMNS = {
     "neg_elbo": ("-ELBO (nats)", "{:.1f}"),
     "iwae": ("IWAE (nats)", "{:.1f}"),
     "bits_per_dim": ("bits/dim", "{:.3f}"),
+    "psnr": ("PSNR (dB)", "{:.2f}"),
+    "ssim": ("SSIM", "{:.3f}"),
+    "sharpness": ("sharpness", "{:.2f}"),
 }
 
 

@@ -28,8 +28,8 @@ def gradient_energy(images):
 
 
 def restoration_scores(classifier, outputs, targets, labels):
-    """Mean PSNR (dB) and SSIM of outputs against targets, the classifier's accuracy on the outputs
-    (labels: the digits the targets show), and sharpness: the outputs' gradient energy over the targets'
+    """Mean PSNR (dB) and SSIM of outputs against targets, label_accuracy: the classifier's accuracy on
+    the outputs (labels: the digits the targets show), and sharpness: the outputs' gradient energy over the targets'
     (1 = as sharp as the originals, below 1 = blurrier). Images in [0, 1], shape (n, 28, 28, 1)."""
     outputs = _checks.check_images(outputs, np.shape(targets)[1:], (0.0, 1.0), "outputs")
     targets = _checks.check_images(targets, outputs.shape[1:], (0.0, 1.0), "targets")
@@ -38,6 +38,6 @@ def restoration_scores(classifier, outputs, targets, labels):
     return {
         "psnr": float(np.mean(psnr(outputs, targets))),
         "ssim": float(np.mean(ssim(outputs, targets))),
-        "accuracy": label_accuracy(classifier, outputs, labels).overall,
+        "label_accuracy": label_accuracy(classifier, outputs, labels).overall,
         "sharpness": float(gradient_energy(outputs).mean() / gradient_energy(targets).mean()),
     }
