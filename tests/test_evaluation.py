@@ -294,7 +294,7 @@ def test_density_coverage_rejects_bad_input():
         evaluation.density_coverage(np.zeros((10, 2)), np.full((10, 2), np.nan))
 
 
-@pytest.mark.parametrize("n", [100, 200, 500, 1000])  # every sample size the notebooks and the scoreboard score
+@pytest.mark.parametrize("n", [500, 1000])  # 500: where an equal-size real subset failed; 1000: the scoreboard
 def test_manifold_metrics_against_all_training_digits_are_not_fooled(digits, n):
     """The issue that motivated the all-training-digits reference: with an equal-size real subset,
     uniform noise scored precision 0.57 at n = 1,000 and 1.0 at n = 500."""

@@ -217,6 +217,11 @@ def test_restoration_scores_of_perfect_and_blurred_outputs():
     blurred = degradations.upsample(degradations.downsample(y, 4), (28, 28), "bilinear")
     scores = evaluation.restoration_scores(AlwaysRight(labels), blurred, y, labels)
     assert scores["sharpness"] < 0.5 and scores["ssim"] < 1.0 and np.isfinite(scores["psnr"])
+    one_exact = blurred.copy()
+    one_exact[0] = y[0]  # an output equal to its target: infinite PSNR alone, a finite set figure
+    mse = ((one_exact - y) ** 2).mean()
+    assert evaluation.restoration_scores(AlwaysRight(labels), one_exact, y, labels)["psnr"] == pytest.approx(
+        10 * np.log10(1 / mse), rel=1e-5)
     with pytest.raises(ValueError, match="outputs"):
         evaluation.restoration_scores(AlwaysRight(labels), y[:, :14], y, labels)
 
@@ -251,6 +256,9 @@ def test_digit_attributes_measure_slant_thickness_and_height():
     assert 3.0 < got["thickness"][1] < 4.0  # 4 wide: 80 pixels, 44 on the boundary
     assert got["thickness"][1] > got["thickness"][0]
     np.testing.assert_array_equal(got["height"], [20, 20, 20, 20, 10])
+    faint = evaluation.digit_attributes(0.4 * images[..., None])  # a blurred generator's grey digits
+    for name in got:
+        np.testing.assert_allclose(faint[name], got[name])
 
 
 def test_digit_attributes_of_an_empty_image_are_nan_and_bad_input_is_named():

@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from keras_genai import _checks
 
-INK = 0.5  # a pixel is ink when brighter than this (digits in [0, 1])
+INK = 0.5  # a pixel is ink when brighter than this fraction of its image's brightest pixel
 
 
 def _binary_ink(images):
@@ -19,12 +19,15 @@ def _binary_ink(images):
     if x.ndim != 3:
         raise ValueError(f"images must be a batch (n, height, width[, 1]) of grey digits, got shape {x.shape}")
     _checks.check_range(_checks.check_finite(x, "images"), 0.0, 1.0, "images")
-    return x > INK
+    # Relative to each image's maximum, so a faint (blurred, generated) digit is measured like a crisp one.
+    peak = x.reshape(len(x), -1).max(axis=1)[:, None, None]
+    return (x > INK * peak) & (peak > 0)
 
 
 def digit_attributes(images):
-    """Per image: slant, thickness and height, as a dict of arrays (nan for an image without ink).
+    """Per image: slant, thickness and height, as a dict of arrays (nan for an all-black image).
 
+    Ink: the pixels brighter than half the image's brightest pixel.
     slant: the horizontal shift of the ink per row going up, -cov(col, row) / var(row) from the
         second moments of the ink pixels; 0 is upright, positive leans right (a 0.3 slant moves
         the top of a 20-row digit 6 pixels right of its bottom).

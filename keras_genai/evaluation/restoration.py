@@ -28,7 +28,7 @@ def gradient_energy(images):
 
 
 def restoration_scores(classifier, outputs, targets, labels):
-    """Mean PSNR (dB) and SSIM of outputs against targets, label_accuracy: the classifier's accuracy on
+    """PSNR (dB, from the mean squared error over all outputs) and mean SSIM of outputs against targets, label_accuracy: the classifier's accuracy on
     the outputs (labels: the digits the targets show), and sharpness: the outputs' gradient energy over the targets'
     (1 = as sharp as the originals, below 1 = blurrier). Images in [0, 1], shape (n, 28, 28, 1)."""
     outputs = _checks.check_images(outputs, np.shape(targets)[1:], (0.0, 1.0), "outputs")
@@ -36,7 +36,9 @@ def restoration_scores(classifier, outputs, targets, labels):
     if len(outputs) != len(targets):
         raise ValueError(f"{len(outputs)} outputs for {len(targets)} targets: give one output per target")
     return {
-        "psnr": float(np.mean(psnr(outputs, targets))),
+        # PSNR of the set's mean squared error, not the mean of per-image PSNRs: one output equal to its
+        # target (a masked square that fell on background) would make that mean infinite.
+        "psnr": float(psnr(outputs.reshape(1, -1, 1), targets.reshape(1, -1, 1))[0]),  # all pixels as one image
         "ssim": float(np.mean(ssim(outputs, targets))),
         "label_accuracy": label_accuracy(classifier, outputs, labels).overall,
         "sharpness": float(gradient_energy(outputs).mean() / gradient_energy(targets).mean()),
