@@ -7,15 +7,16 @@ _native_logs.filter_stderr()  # before TensorFlow loads: its import notices are 
 from keras_genai import callbacks, datasets, evaluation, layers, losses, models, nets, plotting, sampling, tokenizers
 from keras_genai.config import is_offline, is_quick_run
 from keras_genai.models import (
-    GAN, GPT, VAE, WGANGP, Autoencoder, CharLanguageModel, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE,
-    ContrastiveModel, DiffusionModel, MaskedLanguageModel, Pix2Pix, Seq2Seq,
+    GAN, GPT, VAE, WGANGP, Autoencoder, CaptionGAN, CharLanguageModel, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE,
+    ContrastiveModel, DiffusionModel, DPO, MaskedLanguageModel, Pix2Pix, PolicyGradient, RewardModel, Seq2Seq,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GAN", "GPT", "VAE", "WGANGP", "Autoencoder", "CharLanguageModel", "ConditionalDiffusionModel", "ConditionalGAN",
-    "ConditionalVAE", "ContrastiveModel", "DiffusionModel", "MaskedLanguageModel", "Pix2Pix", "Seq2Seq",
+    "GAN", "GPT", "VAE", "WGANGP", "Autoencoder", "CaptionGAN", "CharLanguageModel", "ConditionalDiffusionModel", "ConditionalGAN",
+    "ConditionalVAE", "ContrastiveModel", "DiffusionModel", "DPO", "MaskedLanguageModel", "Pix2Pix", "PolicyGradient",
+    "RewardModel", "Seq2Seq",
     "callbacks", "datasets", "evaluation", "is_offline", "is_quick_run", "layers", "losses", "models", "nets",
     "plotting", "sampling", "tokenizers",
 ]

@@ -178,3 +178,39 @@ def nt_xent(z1, z2, temperature=0.5):
     """
     logits, positives = contrastive_logits(z1, z2, temperature)
     return ops.sparse_categorical_crossentropy(positives, logits, from_logits=True)
+
+
+# --- Learning from preferences ----------------------------------------------------------------
+# A preference pair (x_w, x_l): a rater preferred x_w. Bradley-Terry models the chance of that as
+# sigmoid(r(x_w) - r(x_l)) for a scalar reward r; both losses below are -log of that chance.
+
+def _pair(a, b, names):
+    a, b = ops.convert_to_tensor(a, "float32"), ops.convert_to_tensor(b, "float32")
+    if len(a.shape) != 1 or tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"{names[0]} and {names[1]} must be 1-D with one value per pair, "
+                         f"got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b
+
+
+def bradley_terry(preferred_rewards, rejected_rewards):
+    """Per-pair -log sigmoid(r_w - r_l) = softplus(r_l - r_w): a reward model's loss on preference pairs.
+
+    Only differences of rewards count, so a reward model is defined up to a constant.
+    """
+    r_w, r_l = _pair(preferred_rewards, rejected_rewards, ("preferred_rewards", "rejected_rewards"))
+    return ops.softplus(r_l - r_w)
+
+
+def dpo(policy_preferred, policy_rejected, reference_preferred, reference_rejected, beta=0.1):
+    """Per-pair DPO loss (Rafailov et al. 2023) from sequence log-probabilities:
+
+        -log sigmoid(beta * [(log pi(x_w) - log pi_ref(x_w)) - (log pi(x_l) - log pi_ref(x_l))]).
+
+    It is Bradley-Terry with the implicit reward beta * log(pi / pi_ref): the policy that maximises
+    E[r] - beta KL(pi || pi_ref) is pi_ref * exp(r / beta) / Z, so fitting that reward to the pairs
+    fits the policy directly, without a reward model or sampling.
+    """
+    beta = _checks.check_positive_number(beta, "beta")
+    pi_w, pi_l = _pair(policy_preferred, policy_rejected, ("policy_preferred", "policy_rejected"))
+    ref_w, ref_l = _pair(reference_preferred, reference_rejected, ("reference_preferred", "reference_rejected"))
+    return bradley_terry(beta * (pi_w - ref_w), beta * (pi_l - ref_l))

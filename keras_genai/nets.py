@@ -41,8 +41,26 @@ def _label_input(num_classes):
     return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="one_hot_label")(label)
 
 
-def _with_label(inputs, num_classes):
-    """The network inputs: `inputs` alone, or [inputs, label] with the one-hot label to concatenate."""
+def _caption_input(vocab_size, units=64):
+    """A caption input of token ids (batch, length), padding id 0, and the vector a GRU reads from it.
+
+    The caption encoder is part of the network that uses it and trains with it: the words only
+    come to mean "thick" or "seven" through the generator's and the discriminator's losses.
+    """
+    vocab_size = _checks.check_positive_int(vocab_size, "caption_vocab")
+    caption = keras.Input((None,), dtype="int32", name="caption")
+    h = layers.Embedding(vocab_size, 32, mask_zero=True, name="caption_embedding")(caption)
+    return caption, layers.GRU(units, name="caption_gru")(h)
+
+
+def _with_label(inputs, num_classes, caption_vocab=None):
+    """The network inputs: `inputs` alone, or [inputs, condition] with the condition's vector to
+    concatenate: a one-hot class label (num_classes) or an encoded caption (caption_vocab)."""
+    if num_classes is not None and caption_vocab is not None:
+        raise ValueError("a network is conditioned on a class label (num_classes) or a caption (caption_vocab), not both")
+    if caption_vocab is not None:
+        caption, vector = _caption_input(caption_vocab)
+        return [inputs, caption], vector
     if num_classes is None:
         return inputs, None
     label, one_hot = _label_input(num_classes)
@@ -90,7 +108,7 @@ def _check_filters(filters, kernel_size):
 
 
 def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), kernel_size=4, num_classes=None,
-                    batchnorm=True, synchronized_batchnorm=False, name="generator"):
+                    batchnorm=True, synchronized_batchnorm=False, caption_vocab=None, name="generator"):
     """DCGAN generator: Dense -> reshape to (h/2^k, w/2^k, filters[0]) -> k stride-2
     transposed convolutions with BatchNorm + ReLU -> tanh image in [-1, 1].
 
@@ -98,7 +116,8 @@ def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), ke
     image height and width must be divisible by 2^k (three layers from 7x7 would give 56x56).
     kernel_size 4 is divisible by the stride 2, which avoids checkerboard artefacts.
     num_classes: a conditional generator taking [z, label]; the one-hot label is concatenated
-    to z, so every layer can use it (Mirza & Osindero 2014).
+    to z, so every layer can use it (Mirza & Osindero 2014). caption_vocab: a text-conditioned
+    generator taking [z, caption ids], the caption read by its own GRU (a CaptionGAN's).
     batchnorm=False drops the BatchNorm layers (and gives the layers their biases back): the
     DCGAN paper credits BatchNorm with keeping the generator from collapsing, which notebook 05
     tests by taking it away.
@@ -111,7 +130,7 @@ def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), ke
     factor = 2 ** len(filters)
     start = (height // factor, width // factor, filters[0])
     z = keras.Input((latent_dim,), name="z")
-    inputs, one_hot = _with_label(z, num_classes)
+    inputs, one_hot = _with_label(z, num_classes, caption_vocab)
     h = z if one_hot is None else layers.Concatenate()([z, one_hot])
 
     def normalized(h):
@@ -131,7 +150,7 @@ CONDITIONINGS = {"projection", "concat"}
 
 
 def dcgan_discriminator(image_shape=(28, 28, 1), filters=(32, 64), kernel_size=4, dropout=0.0, num_classes=None,
-                        conditioning="projection", name="discriminator"):
+                        conditioning="projection", caption_vocab=None, name="discriminator"):
     """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2) -> one logit.
 
     Also the WGAN-GP critic (it has no BatchNorm). num_classes: a conditional discriminator
@@ -142,6 +161,8 @@ def dcgan_discriminator(image_shape=(28, 28, 1), filters=(32, 64), kernel_size=4
     "concat": a learned (height, width) map per label joins the image as an extra input
         channel, so the first convolution sees it (keras-io's conditional_gan example instead
         repeats the one-hot vector as num_classes constant channels).
+    caption_vocab: conditioned on [image, caption ids] instead, the caption's GRU vector taking the
+    one-hot label's place (projection: "does x have the features this caption describes").
     """
     filters, kernel_size = _check_filters(filters, kernel_size)
     if not 0.0 <= dropout < 1.0:
@@ -149,7 +170,7 @@ def dcgan_discriminator(image_shape=(28, 28, 1), filters=(32, 64), kernel_size=4
     image_shape = _check_image_shape(image_shape, len(filters))
     _checks.check_choice(conditioning, CONDITIONINGS, "conditioning")
     x = keras.Input(image_shape, name="image")
-    inputs, one_hot = _with_label(x, num_classes)
+    inputs, one_hot = _with_label(x, num_classes, caption_vocab)
     h = x
     if one_hot is not None and conditioning == "concat":
         label_map = layers.Dense(image_shape[0] * image_shape[1], name="label_map")(one_hot)

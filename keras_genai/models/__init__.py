@@ -1,8 +1,9 @@
 """Subclassed models that own their training procedure, one family per module."""
 
 from keras_genai.models.autoencoder import Autoencoder
-from keras_genai.models.conditional import ConditionalGAN, ConditionalVAE
+from keras_genai.models.conditional import CaptionGAN, ConditionalGAN, ConditionalVAE
 from keras_genai.models.contrastive import ContrastiveModel
+from keras_genai.models.feedback import DPO, PolicyGradient, RewardModel
 from keras_genai.models.diffusion import ConditionalDiffusionModel, DiffusionModel
 from keras_genai.models.gan import GAN, default_gan_optimizer
 from keras_genai.models.gpt import GPT
@@ -14,6 +15,6 @@ from keras_genai.models.vae import VAE
 from keras_genai.models.wgan import WGANGP, default_wgan_optimizer
 
 __all__ = [
-    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "Pix2Pix", "default_gan_optimizer",
+    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "CaptionGAN", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "Pix2Pix", "RewardModel", "DPO", "PolicyGradient", "default_gan_optimizer",
     "default_wgan_optimizer",
 ]

@@ -169,10 +169,13 @@ class LabelConditioned:
     def _split(data):
         return data[0], ops.reshape(ops.cast(data[1], "int32"), (-1,))
 
+    def _condition_help(self):
+        return (f"{type(self).__name__} trains on (images, labels): pass fit(x, y=labels) or a dataset of "
+                f"(images, labels) pairs, with integer labels in [0, {self.num_classes - 1}]")
+
     def _check_data(self, data, name):
         super()._check_data(data, name)
-        need = (f"{type(self).__name__} trains on (images, labels): pass fit(x, y=labels) or a dataset of "
-                f"(images, labels) pairs, with integer labels in [0, {self.num_classes - 1}]")
+        need = self._condition_help()
         if hasattr(data, "element_spec"):
             spec = data.element_spec
             if not isinstance(spec, (tuple, list)) or len(spec) < 2:

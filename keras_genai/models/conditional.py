@@ -2,6 +2,7 @@
 
 ConditionalGAN:  min_G max_D  E_{x,y} log D(x, y) + E_{z,y} log(1 - D(G(z, y), y))
 ConditionalVAE:  log p(x | y) >= E_{q(z|x,y)} log p(x | z, y) - KL(q(z | x, y) || p(z))
+CaptionGAN:      the ConditionalGAN with a sentence for y, read by a GRU inside each network
 
 Build the networks with keras_genai.nets (num_classes=...): they take [z, label] or [image, label],
 labels being integer class indices of shape (batch,).
@@ -10,7 +11,9 @@ labels being integer class indices of shape (batch,).
 import keras
 from keras import ops
 
+from keras_genai import _checks, tokenizers
 from keras_genai.models._base import LabelConditioned
+from keras_genai.models._sequence import check_ids
 from keras_genai.models.gan import GAN
 from keras_genai.models.vae import VAE
 
@@ -131,3 +134,67 @@ class ConditionalVAE(LabelConditioned, VAE):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class CaptionGAN(ConditionalGAN):
+    """A conditional GAN whose condition is a sentence: G(z, caption) and D(x, caption).
+
+    Captions are strings, encoded by `tokenizer` to token ids (batch, length) with padding 0;
+    each network reads them with its own GRU (nets.dcgan_generator / dcgan_discriminator with
+    caption_vocab=tokenizer.vocab_size), trained jointly with it. Nothing tells the model which
+    words name a digit or a stroke width: it learns that from which captions go with which images.
+    Train on (images, caption ids): fit(x, y=model.encode_captions(texts)).
+    """
+
+    def __init__(self, generator, discriminator, tokenizer, d_steps=1, value_range=(-1.0, 1.0), seed=None, **kwargs):
+        self.tokenizer = tokenizers.deserialize(tokenizer)
+        kwargs.pop("num_classes", None)
+        # num_classes bounds the condition's integer ids: here the caption tokens.
+        super().__init__(generator, discriminator, self.tokenizer.vocab_size, d_steps=d_steps,
+                         value_range=value_range, seed=seed, **kwargs)
+
+    @staticmethod
+    def _network_shapes(generator, discriminator):
+        for net, first in ((generator, "z"), (discriminator, "image")):
+            shapes = net.input_shape
+            if not isinstance(shapes, list) or len(shapes) != 2 or tuple(shapes[1][1:]) != (None,):
+                raise ValueError(f"the {net.name} must take two inputs [{first}, caption ids (batch, length)], got "
+                                 f"input shape {shapes} (build it with keras_genai.nets and caption_vocab=...)")
+        return int(generator.input_shape[0][-1]), tuple(discriminator.input_shape[0][1:])
+
+    def _condition_help(self):
+        return ("CaptionGAN trains on (images, caption ids): fit(x, y=model.encode_captions(texts)) or a dataset of "
+                "(images, caption ids) pairs")
+
+    @staticmethod
+    def _split(data):
+        return data[0], ops.cast(data[1], "int32")
+
+    def check_labels(self, labels, n=None, name="captions"):
+        ids = check_ids(labels, self.tokenizer.vocab_size, name)
+        if n is not None and len(ids) != n:
+            raise ValueError(f"{name} has {len(ids)} captions for {n} examples")
+        return ids
+
+    def encode_captions(self, captions):
+        """Caption strings -> padded token ids (n, longest caption); unknown characters are an error."""
+        return self.tokenizer.encode_batch(list(captions), unknown="error")
+
+    def generate(self, n=None, captions=None, z=None, seed=None, batch_size=1000):
+        """Samples G(z, caption): one caption per sample, or one string for all n samples (or rows of z)."""
+        if captions is None:
+            raise ValueError("CaptionGAN.generate needs captions=: a list of strings, or one string for all n samples")
+        z = None if z is None else self._latent(z=z)
+        count = len(z) if z is not None else n
+        if isinstance(captions, str):
+            if count is None:
+                raise ValueError("a single caption needs n (or z) to say how many samples to generate")
+            captions = [captions] * _checks.check_positive_int(count, "n")
+        ids = self.check_labels(self.encode_captions(captions), count)
+        return self._generate_in_batches(self._latent(len(ids), None, seed) if z is None else z, ids, batch_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("num_classes")
+        return {**config, "tokenizer": tokenizers.serialize(self.tokenizer)}

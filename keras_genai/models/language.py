@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_genai import _checks, tokenizers
-from keras_genai.models._sequence import SequenceModel, check_ids, generation_logits, never_generated
+from keras_genai.models._sequence import SequenceModel, check_ids, generation_logits, never_generated, sample_loop
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -104,11 +104,25 @@ class CharLanguageModel(SequenceModel):
         names), in which case num_samples says how many. sampler: a name or a sampling.Sampler.
         A fixed seed gives the same text. A row stops at the end token (not part of the text).
         """
-        def start(batch):  # the prompt runs once through the GRU; then one step per new token
-            logits, states = self(batch, return_state=True)
-            return np.asarray(logits)[:, -1], states, self._compiled("step")
+        return self._continue_prompts(prompt, num_samples, max_new_tokens, sampler, seed, self._start)
 
-        return self._continue_prompts(prompt, num_samples, max_new_tokens, sampler, seed, start)
+    def _start(self, batch):
+        """The prompt runs once through the GRU; then one step per new token."""
+        logits, states = self(batch, return_state=True)
+        return np.asarray(logits)[:, -1], states, self._compiled("step")
+
+    def sample_ids(self, num_samples, max_new_tokens=20, sampler="temperature", rng=None):
+        """num_samples sequences drawn from the start token, as ids (num_samples, 1 + max_new_tokens):
+        the start id, the drawn ids (end id included), then padding. The ids a policy-gradient step
+        needs, where generate() would return text; rows that reach max_new_tokens have no end id."""
+        num_samples = _checks.check_positive_int(num_samples, "num_samples")
+        rng = np.random.default_rng(rng)
+        start = np.full((num_samples, 1), self.tokenizer.start_id, dtype="int32")
+        first_logits, states, step = self._start(start)
+        drawn = sample_loop(first_logits, states, step, max_new_tokens, sampler, rng, self.tokenizer)
+        ids = np.full((num_samples, 1 + max_new_tokens), self.tokenizer.pad_id, dtype="int32")
+        ids[:, 0], ids[:, 1:1 + drawn.shape[1]] = self.tokenizer.start_id, drawn
+        return ids
 
     def get_config(self):
         config = super().get_config()
