@@ -8,14 +8,14 @@ from keras_genai import callbacks, datasets, evaluation, layers, losses, models,
 from keras_genai.config import is_offline, is_quick_run
 from keras_genai.models import (
     GAN, GPT, VAE, WGANGP, Autoencoder, CaptionGAN, CharLanguageModel, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE,
-    ContrastiveModel, DiffusionModel, DPO, MaskedLanguageModel, Pix2Pix, PolicyGradient, RewardModel, Seq2Seq,
+    ContrastiveModel, DiffusionModel, DPO, FramePredictor, MaskedLanguageModel, Pix2Pix, PolicyGradient, RewardModel, Seq2Seq,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GAN", "GPT", "VAE", "WGANGP", "Autoencoder", "CaptionGAN", "CharLanguageModel", "ConditionalDiffusionModel", "ConditionalGAN",
-    "ConditionalVAE", "ContrastiveModel", "DiffusionModel", "DPO", "MaskedLanguageModel", "Pix2Pix", "PolicyGradient",
+    "ConditionalVAE", "ContrastiveModel", "DiffusionModel", "DPO", "FramePredictor", "MaskedLanguageModel", "Pix2Pix", "PolicyGradient",
     "RewardModel", "Seq2Seq",
     "callbacks", "datasets", "evaluation", "is_offline", "is_quick_run", "layers", "losses", "models", "nets",
     "plotting", "sampling", "tokenizers",

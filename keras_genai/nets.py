@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from keras_genai import _checks
+from keras_genai.layers import Framewise
 
 
 def _check_image_shape(image_shape, n_halvings, name="image_shape"):
@@ -482,3 +483,29 @@ def patch_discriminator(input_shape=(28, 28, 1), target_shape=(28, 28, 1), width
     logits = layers.Conv2D(1, 3, padding="same", name="patch_logits")(h)
     side = [d // 2 ** len(widths) for d in target_shape[:2]]
     return _check_output(keras.Model([condition, candidate], logits, name=name), (*side, 1))
+
+
+# --- Video: next-frame prediction ---------------------------------------------------------------
+
+def frame_predictor(frame_shape=(64, 64, 1), widths=(16, 32, 32), units=32, name="frame_predictor"):
+    """Frames (batch, time, h, w, c) -> logits of the *next* frame at every time step.
+
+    Each frame goes down through stride-2 convolutions (one per width, shared over time), a
+    ConvLSTM (Shi et al. 2015) at the smallest size carries the motion from frame to frame, and
+    transposed convolutions come back up, joined at each size by that frame's own features (the
+    skips): the network can copy a digit's appearance from the last frame and learn only where it
+    goes. Causal by construction: output t depends on frames 0..t only.
+    """
+    units = _checks.check_positive_int(units, "units")
+    frame_shape = _check_image_shape(frame_shape, len(widths), "frame_shape")
+    frames = keras.Input((None, *frame_shape), name="frames")
+    h, skips = frames, []
+    for i, width in enumerate(widths):
+        h = Framewise(layers.Conv2D(width, 3, strides=2, padding="same", activation="relu"), name=f"down_{i}")(h)
+        skips.append(h)
+    h = layers.ConvLSTM2D(units, 3, padding="same", return_sequences=True, name="conv_lstm")(h)
+    for i, (width, skip) in reversed(list(enumerate(zip(widths, skips)))):
+        h = layers.Concatenate()([h, skip])
+        h = Framewise(layers.Conv2DTranspose(width, 3, strides=2, padding="same", activation="relu"), name=f"up_{i}")(h)
+    logits = Framewise(layers.Conv2D(frame_shape[-1], 3, padding="same"), name="next_frame")(h)
+    return _check_output(keras.Model(frames, logits, name=name), (None, *frame_shape))

@@ -8,6 +8,7 @@ but the models here encode on the Python side, where exact decoding and clear er
 """
 
 import collections
+import re
 
 import keras
 import numpy as np
@@ -40,14 +41,20 @@ class CharTokenizer:
     """
 
     pad_id, start_id, end_id, unknown_id = 0, 1, 2, 3
+    unit, joiner = "character", ""  # what one id stands for, and what decode() puts between them
+
+    @staticmethod
+    def split(text):
+        """A text as the units that get ids: here its characters."""
+        return list(text)
 
     def __init__(self, characters, unknown="error", mask_token=False):
         characters = list(characters)
         if not characters:
             raise ValueError("a CharTokenizer needs at least one character")
-        not_chars = [c for c in characters if not isinstance(c, str) or len(c) != 1]
-        if not_chars:
-            raise ValueError(f"characters must be single characters, got {not_chars[0]!r}")
+        not_units = [c for c in characters if not isinstance(c, str) or self.split(c) != [c]]
+        if not_units:
+            raise ValueError(f"{self.unit}s must be single {self.unit}s, got {not_units[0]!r}")
         if len(set(characters)) != len(characters):
             raise ValueError("characters must not repeat")
         _checks.check_choice(unknown, UNKNOWN_POLICIES, "unknown")
@@ -65,7 +72,7 @@ class CharTokenizer:
         """The characters seen at least min_count times in texts, most frequent first."""
         counts = collections.Counter()
         for text in _check_texts(texts):
-            counts.update(text)
+            counts.update(cls.split(text))
         chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
         if not chars:
             raise ValueError("texts hold no character (empty texts or min_count too high)")
@@ -79,11 +86,12 @@ class CharTokenizer:
         return self.vocab_size
 
     def __repr__(self):
-        return f"CharTokenizer({len(self.characters)} characters + {len(self.special_tokens)} special tokens)"
+        return (f"{type(self).__name__}({len(self.characters)} {self.unit}s + {len(self.special_tokens)} "
+                "special tokens)")
 
     def unknown_characters(self, text):
         """The distinct characters of text that are not in the vocabulary."""
-        return sorted(set(text) - set(self._ids))
+        return sorted(set(self.split(text)) - set(self._ids))
 
     def encode(self, text, add_start=False, add_end=False, unknown=None):
         """One string -> int32 ids (optionally framed by the start and end ids)."""
@@ -98,7 +106,7 @@ class CharTokenizer:
                     f"characters outside the vocabulary: {missing[:10]} in {text[:40]!r}; the tokenizer knows "
                     f"{len(self.characters)} characters (pass unknown='map' to map them to {UNKNOWN})"
                 )
-        ids = [self._ids.get(c, self.unknown_id) for c in text]
+        ids = [self._ids.get(c, self.unknown_id) for c in self.split(text)]
         ids = [self.start_id] * add_start + ids + [self.end_id] * add_end
         return np.asarray(ids, dtype="int32")
 
@@ -133,7 +141,7 @@ class CharTokenizer:
                 chars.append("\ufffd")
             elif i >= self.first_character_id:
                 chars.append(self.vocabulary[i])
-        return "".join(chars)
+        return self.joiner.join(chars)
 
     def decode_batch(self, ids, stop_at_end=True):
         return [self.decode(row, stop_at_end) for row in np.asarray(ids)]
@@ -144,6 +152,21 @@ class CharTokenizer:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class WordTokenizer(CharTokenizer):
+    """The same ids for words: a text splits into runs of letters/digits and single punctuation marks.
+
+    decode() joins the words with spaces, so "a thick seven, upright" comes back as
+    "a thick seven , upright": exact up to the spaces around punctuation.
+    """
+
+    unit, joiner = "word", " "
+
+    @staticmethod
+    def split(text):
+        return re.findall(r"\w+|[^\w\s]", text)
 
 
 def serialize(tokenizer):

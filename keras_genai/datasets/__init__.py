@@ -1,4 +1,4 @@
-"""Data that works offline and says where it came from: images, toy 2-D data and text.
+"""Data that works offline and says where it came from: images, captions, moving digits, toy 2-D data and text.
 
 Each loader uses bigger public data when it is cached or reachable and data shipped inside
 an installed package otherwise, and prints which. Sequence data is split by name, document
@@ -16,3 +16,4 @@ from keras_genai.datasets.text import (
     load_prose, sequence_dataset, token_windows,
 )
 from keras_genai.datasets.toy import ring_centres, ring_of_gaussians
+from keras_genai.datasets.video import moving_digits

@@ -9,6 +9,7 @@ labels being integer class indices of shape (batch,).
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_genai import _checks, tokenizers
@@ -172,7 +173,11 @@ class CaptionGAN(ConditionalGAN):
         return data[0], ops.cast(data[1], "int32")
 
     def check_labels(self, labels, n=None, name="captions"):
-        ids = check_ids(labels, self.tokenizer.vocab_size, name)
+        ids = np.asarray(labels)
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"{name} must be caption ids (n, length) from model.encode_captions(texts), "
+                             f"got {ids.dtype} {ids.shape}")
+        ids = check_ids(ids, self.tokenizer.vocab_size, name)
         if n is not None and len(ids) != n:
             raise ValueError(f"{name} has {len(ids)} captions for {n} examples")
         return ids
