@@ -47,6 +47,20 @@ def discriminator_loss(real_logits, fake_logits, real_label=1.0):
     return real_term + ops.softplus(fake_logits)
 
 
+def matching_discriminator_loss(real_logits, fake_logits, mismatched_logits, real_label=1.0):
+    """Per-example loss of a text-conditional discriminator (Reed et al. 2016, GAN-CLS):
+
+        -log D(x, c) - 1/2 [ log(1 - D(G(z, c), c)) + log(1 - D(x, c')) ],
+
+    where c' is another example's caption. Without the mismatched term, D can tell real from fake
+    by the image alone and has no reason to read the caption, and G then none to obey it.
+    """
+    mismatched_logits = ops.reshape(mismatched_logits, (-1,))
+    real_and_fake = discriminator_loss(real_logits, fake_logits, real_label)
+    fake_term = ops.softplus(ops.reshape(fake_logits, (-1,)))
+    return real_and_fake - 0.5 * fake_term + 0.5 * ops.softplus(mismatched_logits)
+
+
 def minimax_generator_loss(fake_logits):
     """Per-example E log(1 - D(G(z))), which the generator minimises (saturates early)."""
     return -ops.softplus(ops.reshape(fake_logits, (-1,)))
@@ -99,11 +113,15 @@ def gradient_penalty(critic, real, fake, alpha):
 
 # --- VAEs and autoencoders ------------------------------------------------------------
 
+def gaussian_kl_per_dimension(z_mean, z_log_var):
+    """KL( N(mu_j, sigma_j^2) || N(0, 1) ) of each latent dimension j, shape (n, latent_dim), in nats:
+    1/2 ( sigma_j^2 + mu_j^2 - 1 - log sigma_j^2 ). Averaged over data, a dimension near 0 is unused."""
+    return 0.5 * (ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var)
+
+
 def gaussian_kl(z_mean, z_log_var):
-    """KL( N(mu, sigma^2) || N(0, I) ) per example, in nats:
-    1/2 * sum( sigma^2 + mu^2 - 1 - log sigma^2 ).
-    """
-    return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1)
+    """KL( N(mu, sigma^2) || N(0, I) ) per example, in nats: the sum of the per-dimension KLs."""
+    return ops.sum(gaussian_kl_per_dimension(z_mean, z_log_var), axis=-1)
 
 
 def bernoulli_nll(x, logits):

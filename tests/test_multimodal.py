@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_genai import CaptionGAN, FramePredictor, datasets, layers, nets, tokenizers
+from keras_genai import CaptionGAN, FramePredictor, datasets, layers, losses, nets, tokenizers
 
 
 def stroke(thickness=2, slant=0.0, size=28):
@@ -55,6 +55,13 @@ def caption_gan():
                        nets.dcgan_discriminator(filters=(8, 16), caption_vocab=tok.vocab_size), tok, seed=0)
     model.compile()
     return model, texts
+
+
+def test_matching_discriminator_loss_equals_gan_cls():
+    real, fake, wrong = np.array([2.0, -1.0]), np.array([0.5, -3.0]), np.array([1.0, 0.0])
+    log_sigmoid = lambda v: -np.logaddexp(0, -v)
+    expected = -log_sigmoid(real) - 0.5 * (log_sigmoid(-fake) + log_sigmoid(-wrong))
+    np.testing.assert_allclose(losses.matching_discriminator_loss(real, fake, wrong), expected, rtol=1e-6)
 
 
 def test_caption_gan_trains_each_network_with_its_own_optimizer(caption_gan):

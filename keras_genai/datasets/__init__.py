@@ -6,7 +6,9 @@ or date, never by character offset, so held-out text is unseen text.
 """
 
 from keras_genai.datasets import degradations
-from keras_genai.datasets.captions import AttributeLevels, DigitCaptions, caption, digit_captions
+from keras_genai.datasets.captions import (
+    DIGIT_WORDS, SLANT_WORDS, THICKNESS_WORDS, AttributeLevels, DigitCaptions, caption, digit_captions,
+)
 from keras_genai.datasets.images import (
     FAMILY_RANGES, IMAGE_SHAPE, ImageData, image_dataset, load_embedded_mnist, load_mnist, scale_images,
     stratified_split, unscale_images,

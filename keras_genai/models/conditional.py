@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_genai import _checks, tokenizers
+from keras_genai import _checks, losses, tokenizers
 from keras_genai.models._base import LabelConditioned
 from keras_genai.models._sequence import check_ids
 from keras_genai.models.gan import GAN
@@ -145,6 +145,8 @@ class CaptionGAN(ConditionalGAN):
     each network reads them with its own GRU (nets.dcgan_generator / dcgan_discriminator with
     caption_vocab=tokenizer.vocab_size), trained jointly with it. Nothing tells the model which
     words name a digit or a stroke width: it learns that from which captions go with which images.
+    The discriminator also sees real images with another image's caption, as fakes (GAN-CLS,
+    `losses.matching_discriminator_loss`); d_acc counts all three kinds of pair.
     Train on (images, caption ids): fit(x, y=model.encode_captions(texts)).
     """
 
@@ -181,6 +183,17 @@ class CaptionGAN(ConditionalGAN):
         if n is not None and len(ids) != n:
             raise ValueError(f"{name} has {len(ids)} captions for {n} examples")
         return ids
+
+    def _discriminator_figures(self, real, fake, labels, training):
+        real_logits = self._score(real, labels, training)
+        fake_logits = self._score(fake, labels, training)
+        # Each real image with its neighbour's caption (rolled by one row): a mismatch, so "fake".
+        mismatched_logits = self._score(real, ops.roll(labels, 1, axis=0), training)
+        per_example = losses.matching_discriminator_loss(real_logits, fake_logits, mismatched_logits,
+                                                         1.0 - self.label_smoothing)
+        correct = ops.concatenate([ops.cast(real_logits > 0, "float32"), ops.cast(fake_logits < 0, "float32"),
+                                   ops.cast(mismatched_logits < 0, "float32")])
+        return per_example, ops.mean(correct)
 
     def encode_captions(self, captions):
         """Caption strings -> padded token ids (n, longest caption); unknown characters are an error."""
