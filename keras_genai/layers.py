@@ -244,9 +244,9 @@ class TimeEmbedding(layers.Layer):
 class Framewise(layers.Wrapper):
     """Apply a layer to every frame of a clip (batch, time, ...) by folding time into the batch.
 
-    What keras.layers.TimeDistributed does, but as one reshape: TimeDistributed loops over the
-    frames (vectorised with pfor), which ran a frame predictor's convolutions many times slower
-    here and failed to retrace for clips of another length.
+    What keras.layers.TimeDistributed does, but as one reshape. TimeDistributed vectorises a loop
+    over the frames (pfor), and here that loop failed with "slice index out of bounds" once a
+    traced model was called on a longer clip, which is what rolling a prediction forward does.
     """
 
     def build(self, input_shape):
