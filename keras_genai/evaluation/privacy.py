@@ -23,7 +23,8 @@ from keras_genai.models.feedback import sequence_log_probs
 
 def sequence_nll(model, texts, batch_size=256):
     """-log p(x) in nats of each text, start and end tokens included, under the distribution
-    `model.generate` samples from: a text the model could never produce is an error, not a score."""
+    `model.generate` samples from. Characters outside the vocabulary are an error naming them:
+    mapped to the unknown id, which generate never emits, they would score an infinite NLL."""
     ids = model.tokenizer.encode_batch(texts, add_start=True, add_end=True, unknown="error")
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     log_p = [ops.convert_to_numpy(sequence_log_probs(model, ids[i:i + batch_size]))
@@ -56,7 +57,7 @@ def membership_inference(member_scores, nonmember_scores):
     nonmembers = np.sort(_check_scores(nonmember_scores, "nonmember_scores"))
     below = np.searchsorted(nonmembers, members, side="left")  # non-members strictly below each member
     ties = np.searchsorted(nonmembers, members, side="right") - below
-    auc = float(np.sum(len(nonmembers) - below - ties + 0.5 * ties) / (len(members) * len(nonmembers)))
+    auc = float(np.sum(len(nonmembers) - below - 0.5 * ties) / (len(members) * len(nonmembers)))
     thresholds = np.unique(np.concatenate([members, nonmembers]))  # "member" iff NLL <= threshold
     tpr = np.searchsorted(np.sort(members), thresholds, side="right") / len(members)
     fpr = np.searchsorted(nonmembers, thresholds, side="right") / len(nonmembers)
