@@ -24,7 +24,7 @@ from keras_genai.models.feedback import sequence_log_probs
 def sequence_nll(model, texts, batch_size=256):
     """-log p(x) in nats of each text, start and end tokens included, under the distribution
     `model.generate` samples from. Characters outside the vocabulary are an error naming them:
-    mapped to the unknown id, which generate never emits, they would score an infinite NLL."""
+    mapped to the unknown id, which generate never emits, they would score an NLL near 1e9."""
     ids = model.tokenizer.encode_batch(texts, add_start=True, add_end=True, unknown="error")
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     log_p = [ops.convert_to_numpy(sequence_log_probs(model, ids[i:i + batch_size]))
