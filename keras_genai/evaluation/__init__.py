@@ -8,6 +8,7 @@ voice leading of four-voice chorales (ranges, parallel fifths and octaves).
 `attributes`: slant, stroke thickness and height of digits, measured from their pixels.
 `restoration`: PSNR, SSIM, accuracy and sharpness of restored / upscaled / translated digits.
 `representations`: linear probe and kNN accuracy of learned features (chosen on validation only).
+`privacy`: membership inference, canary exposure and exact copies of training texts, anonymisation.
 `toy`: coverage of the 2-D ring of Gaussians.
 """
 
@@ -21,6 +22,10 @@ from keras_genai.evaluation.images import (
 from keras_genai.evaluation.music import (
     REST, SATB_RANGES, empty_bar_rate, in_scale_ratio, note_lengths, parallel_fifths_octaves, pitch_class_distance,
     pitch_class_histogram, polyphony, qualified_note_rate, voice_range_violations,
+)
+from keras_genai.evaluation.privacy import (
+    CanaryExposure, ExactCopies, MembershipAttack, anonymise, canary_exposure, exact_copies, membership_inference,
+    sequence_nll,
 )
 from keras_genai.evaluation.restoration import gradient_energy, restoration_scores
 from keras_genai.evaluation.representations import LinearProbe, knn_accuracy, linear_probe
