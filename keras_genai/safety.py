@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import inspect
 import json
+import numbers
 import os
 import re
 
@@ -62,8 +63,9 @@ def _verdict_dict(verdict):
 
 
 def _sampler_settings(sampler):
-    """The sampler with its settings spelled out: a name becomes the Sampler it stands for."""
-    return repr(sampling.get(sampler))
+    """The sampler with its settings spelled out: a name becomes the Sampler it stands for
+    (None for a model whose generate() takes no sampler)."""
+    return None if sampler is None else repr(sampling.get(sampler))
 
 
 def _check_seed(seed):
@@ -76,7 +78,8 @@ class GenerationLog:
     """One JSON line per generated output, appended to `path` (UTF-8).
 
     store_outputs=False keeps only each output's sha256: enough to recognise a text later
-    without storing what users prompted or received.
+    without storing what users received. The file is created at once, so a bad path fails
+    before the first generation rather than after it.
     """
 
     def __init__(self, path, store_outputs=True):
@@ -156,7 +159,8 @@ def generate_and_log(model, log, filter=None, **generate_kwargs):
         raise ValueError(f"the filter returned {len(verdicts)} verdicts for {len(outputs)} outputs")
     prompt = generate_kwargs.get("prompt")
     prompts = [prompt] * len(outputs) if prompt is None or isinstance(prompt, str) else list(prompt)
-    sampler = generate_kwargs.get("sampler", inspect.signature(model.generate).parameters["sampler"].default)
+    default = inspect.signature(model.generate).parameters.get("sampler")
+    sampler = generate_kwargs.get("sampler", None if default is None else default.default)
     log.record_batch(model, outputs, generate_kwargs.get("seed"), sampler, prompts, verdicts)
     return list(zip(outputs, verdicts))
 
@@ -172,7 +176,7 @@ def _check_texts(texts):
 
 
 def _check_threshold(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
         raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
     return float(value)
 
