@@ -4,7 +4,9 @@ from keras_genai import _native_logs
 
 _native_logs.filter_stderr()  # before TensorFlow loads: its import notices are the first lines to drop
 
-from keras_genai import callbacks, datasets, evaluation, export, layers, losses, models, nets, plotting, sampling, tokenizers
+from keras_genai import (
+    callbacks, datasets, evaluation, export, layers, losses, models, nets, plotting, safety, sampling, tokenizers,
+)
 from keras_genai.config import is_offline, is_quick_run
 from keras_genai.models import (
     GAN, GPT, VAE, WGANGP, Autoencoder, CaptionGAN, CharLanguageModel, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE,
@@ -18,5 +20,5 @@ __all__ = [
     "ConditionalVAE", "ContrastiveModel", "DiffusionModel", "DPO", "FramePredictor", "MaskedLanguageModel", "Pix2Pix", "PolicyGradient",
     "RewardModel", "Seq2Seq",
     "callbacks", "datasets", "evaluation", "export", "is_offline", "is_quick_run", "layers", "losses", "models", "nets",
-    "plotting", "sampling", "tokenizers",
+    "plotting", "safety", "sampling", "tokenizers",
 ]
