@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, serialize_nets
+from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -43,14 +43,13 @@ class FramePredictor(GenerativeModel):
         if hasattr(data, "element_spec"):
             data = next(iter(data.take(1)))
             name = f"{name} (first batch)"
-        clips = data[0] if isinstance(data, (tuple, list)) else data
-        self.check_inputs(np.asarray(clips), name)
+        self.check_inputs(np.asarray(images_of(data)), name)
 
     def call(self, clips, training=False):
         return self.network(clips, training=training)
 
     def _loss(self, data, training):
-        clips = data[0] if isinstance(data, (tuple, list)) else data
+        clips = images_of(data)
         logits = self(clips[:, :-1], training=training)
         # per clip, nats per predicted frame: the Bernoulli NLL summed over a frame's pixels
         return losses.bernoulli_nll(clips[:, 1:], logits) / ops.cast(ops.shape(logits)[1], logits.dtype)
