@@ -129,6 +129,22 @@ class GenerativeModel(keras.Model):
         self._check_fit_data(x, y, None)
         return super().evaluate(x, y, *args, **kwargs)
 
+    # Keras saves a model's own variables but not the state of a SeedGenerator it holds, so after
+    # load_weights (e.g. keras.callbacks.BackupAndRestore resuming a killed run) the noise would
+    # restart from the first draw and the resumed run would differ from an uninterrupted one.
+    _SEED_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        if getattr(self, "seed_generator", None) is not None:
+            store[self._SEED_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if getattr(self, "seed_generator", None) is not None and self._SEED_KEY in store.keys():
+            self.seed_generator.state.assign(store[self._SEED_KEY])
+            store = {key: store[key] for key in store.keys() if key != self._SEED_KEY}
+        super().load_own_variables(store)
+
     def save(self, filepath, *args, **kwargs):
         # The legacy HDF5 format stores no custom train_step, compile() or sub-network config:
         # keras.saving.load_model then fails with "Unknown layer". Refuse it while the user can react.
