@@ -7,6 +7,7 @@ import time
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+import tensorflow as tf
 
 from keras_genai import _checks, plotting
 
@@ -281,3 +282,69 @@ class ProgressLog(keras.callbacks.Callback):
         self._line.clear()
         print(f"{self._prefix(epoch)} done{stopped} in {_clock(time.perf_counter() - self._start)}  "
               f"{_format_logs(last_logs)}", flush=True)
+
+
+class SampleSummaries(keras.callbacks.Callback):
+    """Writes what the model generates to TensorBoard every `every` epochs, next to the losses that
+    keras.callbacks.TensorBoard logs: `sample(model)` returns images (n, h, w, c) in [0, 1] or a list
+    of strings, written as an image or a text summary named `name` in `logdir`/samples, at the
+    0-based epoch as its step (as keras.callbacks.TensorBoard numbers its epochs).
+    """
+
+    def __init__(self, logdir, sample, every=1, name="samples", max_images=16):
+        super().__init__()
+        if not callable(sample):
+            raise TypeError(f"sample must be a function of the model, got {type(sample).__name__}")
+        self.logdir, self.sample, self.name = os.fspath(logdir), sample, str(name)
+        self.every, self.max_images = _checks.check_positive_int(every, "every"), _checks.check_positive_int(
+            max_images, "max_images")
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(os.path.join(self.logdir, "samples"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every and epoch + 1 != self.params.get("epochs"):
+            return
+        samples = self.sample(self.model)
+        with self._writer.as_default():
+            if isinstance(samples, (list, tuple)) and all(isinstance(s, str) for s in samples):
+                tf.summary.text(self.name, tf.constant(list(samples)), step=epoch)
+            else:
+                images = _checks.check_range(_checks.as_float_array(samples, "samples"), 0.0, 1.0, "samples")
+                if images.ndim != 4:
+                    raise ValueError(f"sample(model) must return images (n, h, w, c) or a list of strings, "
+                                     f"got an array of shape {images.shape}")
+                tf.summary.image(self.name, images, step=epoch, max_outputs=self.max_images)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+
+
+def read_tensorboard(logdir):
+    """Everything the event files under `logdir` hold, for plotting inside a notebook that a reader
+    sees on GitHub: {"scalars": {"train/epoch_loss": [(step, value), ...]}, "texts": {...: [(step, [str])]},
+    "images": {...: [(step, array (n, h, w, c) uint8)]}}, keyed by "<run folder>/<tag>"."""
+    if not os.path.isdir(os.fspath(logdir)):
+        raise FileNotFoundError(f"no TensorBoard log folder at {logdir}")
+    out = {"scalars": {}, "texts": {}, "images": {}}
+    for folder, _, files in sorted(os.walk(logdir)):
+        run = os.path.relpath(folder, logdir)
+        for file in sorted(f for f in files if "tfevents" in f):
+            for record in tf.data.TFRecordDataset(os.path.join(folder, file)):
+                event = tf.compat.v1.Event.FromString(record.numpy())
+                for value in event.summary.value:
+                    kind = value.metadata.plugin_data.plugin_name
+                    key = f"{run}/{value.tag}"
+                    content = tf.make_ndarray(value.tensor)
+                    if kind == "scalars":
+                        out["scalars"].setdefault(key, []).append((event.step, float(content)))
+                    elif kind == "text":
+                        out["texts"].setdefault(key, []).append(
+                            (event.step, [t.decode("utf-8") for t in np.atleast_1d(content)]))
+                    elif kind == "images":  # width, height, then one encoded PNG per image
+                        pngs = [tf.io.decode_png(png).numpy() for png in content[2:]]
+                        out["images"].setdefault(key, []).append((event.step, np.stack(pngs)))
+    return out
