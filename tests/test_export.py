@@ -136,3 +136,20 @@ def test_saved_models_keep_the_noise_generator_state(tmp_path):
     fresh = tiny_gan()
     fresh.load_weights(tmp_path / "gan.weights.h5")
     np.testing.assert_array_equal(np.asarray(fresh.seed_generator.state), np.asarray(gan.seed_generator.state))
+
+
+def test_model_checkpoint_keeps_the_best_epoch_and_it_reloads(tmp_path):
+    from keras_genai import Autoencoder
+
+    keras.utils.set_random_seed(0)
+    model = Autoencoder(nets.conv_encoder((28, 28, 1), 3, filters=(4, 8), dense=8, variational=False),
+                        nets.conv_decoder(3, (28, 28, 1), filters=(8, 4), dense=8), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    rng = np.random.default_rng(0)
+    x, x_val = (rng.uniform(size=(n, 28, 28, 1)).astype("float32") for n in (64, 32))
+    best = tmp_path / "best.keras"
+    history = model.fit(x, batch_size=16, epochs=4, verbose=0, validation_data=(x_val,), callbacks=[
+        keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True)]).history
+    reloaded = keras.saving.load_model(best)
+    score = reloaded.evaluate(x_val, batch_size=16, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(score, min(history["val_loss"]), rtol=1e-5)
