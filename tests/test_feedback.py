@@ -150,5 +150,10 @@ def test_bad_settings_raise_clear_errors(lm):
     nan_trainer = PolicyGradient(feedback.copy_of(lm), reference, lambda texts: [np.nan] * len(texts), batch_size=4)
     with pytest.raises(ValueError, match="NaN"):
         nan_trainer.step()
+    with pytest.raises(ValueError, match="one finite reward per text"):
+        feedback.best_of_n(lm, lambda texts: [0.0], n=2, num_samples=3)
+    other = CharLanguageModel(tokenizers.CharTokenizer.from_texts(["xyz"]), embedding_dim=4, units=4)
+    with pytest.raises(ValueError, match="share a tokenizer"):
+        PolicyGradient(feedback.copy_of(lm), other, len)
     with pytest.raises(ValueError, match="num_samples"):
         lm.sample_ids(0)

@@ -152,7 +152,6 @@ class CaptionGAN(ConditionalGAN):
 
     def __init__(self, generator, discriminator, tokenizer, d_steps=1, value_range=(-1.0, 1.0), seed=None, **kwargs):
         self.tokenizer = tokenizers.deserialize(tokenizer)
-        kwargs.pop("num_classes", None)
         # num_classes bounds the condition's integer ids: here the caption tokens.
         super().__init__(generator, discriminator, self.tokenizer.vocab_size, d_steps=d_steps,
                          value_range=value_range, seed=seed, **kwargs)

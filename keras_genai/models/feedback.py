@@ -48,6 +48,21 @@ def _texts(tokenizer, ids):
     return [tokenizer.decode(row[1:]) for row in np.asarray(ids)]
 
 
+def _rewards(reward_fn, texts):
+    """reward_fn(texts), checked: one finite number per text."""
+    rewards = np.asarray(reward_fn(texts), dtype="float32")
+    if rewards.shape != (len(texts),) or not np.isfinite(rewards).all():
+        raise ValueError(f"reward_fn must return one finite reward per text: {len(texts)} texts gave "
+                         f"shape {rewards.shape}{'' if np.isfinite(rewards).all() else ' with NaN/inf'}")
+    return rewards
+
+
+def _check_same_vocabulary(policy, reference):
+    if policy.tokenizer.vocab_size != reference.tokenizer.vocab_size:
+        raise ValueError(f"policy and reference must share a tokenizer: vocabularies of {policy.tokenizer.vocab_size} "
+                         f"and {reference.tokenizer.vocab_size} ids")
+
+
 class _PairModel(SequenceModel):
     """Trains on preference pairs: fit(preferred_ids, rejected_ids) or a dataset of such pairs."""
 
@@ -133,8 +148,7 @@ class DPO(_PairModel):
 
     def __init__(self, policy, reference, beta=0.1, **kwargs):
         super().__init__(**kwargs)
-        if policy.tokenizer.vocab_size != reference.tokenizer.vocab_size:
-            raise ValueError("policy and reference must share a tokenizer")
+        _check_same_vocabulary(policy, reference)
         self.policy, self.reference, self.tokenizer = policy, reference, policy.tokenizer
         self.reference.trainable = False
         self.beta = _checks.check_positive_number(beta, "beta")
@@ -169,10 +183,11 @@ class PolicyGradient:
 
     def __init__(self, policy, reference, reward_fn, kl_weight=0.1, optimizer=None, batch_size=64,
                  max_new_tokens=20, seed=0):
-        if kl_weight < 0 or not np.isfinite(kl_weight):
+        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not 0 <= kl_weight < np.inf:
             raise ValueError(f"kl_weight must be a non-negative number, got {kl_weight!r}")
         if not callable(reward_fn):
             raise TypeError("reward_fn must be a function from a list of texts to one reward per text")
+        _check_same_vocabulary(policy, reference)
         self.policy, self.reference, self.reward_fn = policy, reference, reward_fn
         self.reference.trainable = False
         self.kl_weight = float(kl_weight)
@@ -184,13 +199,6 @@ class PolicyGradient:
         self.rng = np.random.default_rng(seed)
         self.history = []
         self._update = tf.function(self._update_step, reduce_retracing=True)
-
-    def rewards(self, texts):
-        rewards = np.asarray(self.reward_fn(texts), dtype="float32")
-        if rewards.shape != (len(texts),) or not np.isfinite(rewards).all():
-            raise ValueError(f"reward_fn must return one finite reward per text: {len(texts)} texts gave "
-                             f"shape {rewards.shape}{'' if np.isfinite(rewards).all() else ' with NaN/inf'}")
-        return rewards
 
     def _update_step(self, ids, rewards):
         with tf.GradientTape() as tape:
@@ -207,7 +215,7 @@ class PolicyGradient:
     def step(self):
         """One update on a fresh batch of samples; returns its reward and KL estimate (before the update)."""
         ids = self.policy.sample_ids(self.batch_size, self.max_new_tokens, rng=self.rng)
-        rewards = self.rewards(_texts(self.policy.tokenizer, ids))
+        rewards = _rewards(self.reward_fn, _texts(self.policy.tokenizer, ids))
         figures = {k: float(v) for k, v in self._update(tf.constant(ids), tf.constant(rewards)).items()}
         self.history.append(figures)
         return figures
@@ -244,7 +252,7 @@ def best_of_n(model, reward_fn, n, num_samples, max_new_tokens=20, seed=0):
     n, num_samples = _checks.check_positive_int(n, "n"), _checks.check_positive_int(num_samples, "num_samples")
     ids = model.sample_ids(n * num_samples, max_new_tokens, rng=np.random.default_rng(seed))
     texts = _texts(model.tokenizer, ids)
-    scores = np.asarray(reward_fn(texts), dtype="float64").reshape(num_samples, n)
+    scores = _rewards(reward_fn, texts).reshape(num_samples, n)
     best = scores.argmax(axis=1)
     return [texts[i * n + b] for i, b in enumerate(best)]
 
