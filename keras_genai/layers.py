@@ -156,7 +156,8 @@ class SelfAttention(layers.Layer):
             k = _write_positions(cache[0], start, ops.transpose(k, (0, 2, 1, 3)))
             v = _write_positions(cache[1], start, ops.transpose(v, (0, 2, 1, 3)))
             cache, keys = (k, v), "bhsd"
-        scores = ops.einsum(f"bthd,{keys}->bhts", q, k) / np.sqrt(self.head_dim).astype("float32")
+        # Scores and softmax in float32 under any dtype policy: -1e9 (the mask) overflows float16.
+        scores = ops.cast(ops.einsum(f"bthd,{keys}->bhts", q, k), "float32") / np.sqrt(self.head_dim).astype("float32")
         query_pos = start + ops.arange(t)[:, None]
         key_pos = ops.arange(ops.shape(k)[keys.index("s")])[None, :]
         allowed = (key_pos <= query_pos if self.causal or cache is not None else ops.ones_like(key_pos, "bool"))[None, None]
@@ -166,7 +167,7 @@ class SelfAttention(layers.Layer):
         # softmax over the keys, written out (ops.softmax warns when one key is all there is)
         weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
         weights = weights / ops.sum(weights, axis=-1, keepdims=True)
-        mixed = ops.einsum(f"bhts,{keys}->bthd", self.drop(weights, training=training), v)
+        mixed = ops.einsum(f"bhts,{keys}->bthd", ops.cast(self.drop(weights, training=training), v.dtype), v)
         out = self.out(ops.reshape(mixed, (b, t, self.num_heads * self.head_dim)))
         return out, cache, (weights if return_weights else None)
 

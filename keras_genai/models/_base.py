@@ -145,6 +145,24 @@ class GenerativeModel(keras.Model):
             store = {key: store[key] for key in store.keys() if key != self._SEED_KEY}
         super().load_own_variables(store)
 
+    # model.quantize("int8") swaps a layer's float kernel for int8 values and scales. A functional
+    # sub-network records that in its layers' configs, but layers this class creates in __init__
+    # are rebuilt as float on loading and then refuse the int8 variables. So the build config
+    # lists them by path and build_from_config quantizes them again before the weights are read.
+    def get_build_config(self):
+        config = super().get_build_config()
+        quantized = {layer.path: layer.quantization_mode for layer in self._flatten_layers(include_self=False)
+                     if layer.quantization_mode is not None}
+        return {**(config or {}), "quantized_layers": quantized} if quantized else config
+
+    def build_from_config(self, config):
+        config = dict(config)
+        quantized = config.pop("quantized_layers", {})
+        super().build_from_config(config)
+        for layer in self._flatten_layers(include_self=False):
+            if layer.path in quantized and layer.quantization_mode is None:
+                layer.quantize(quantized[layer.path])
+
     def save(self, filepath, *args, **kwargs):
         # The legacy HDF5 format stores no custom train_step, compile() or sub-network config:
         # keras.saving.load_model then fails with "Unknown layer". Refuse it while the user can react.
