@@ -145,6 +145,26 @@ class GenerativeModel(keras.Model):
             store = {key: store[key] for key in store.keys() if key != self._SEED_KEY}
         super().load_own_variables(store)
 
+    # Under MultiWorkerMirroredStrategy Keras 3.15 averages each step's logs with
+    # strategy.reduce("MEAN", v, axis=0), which fails on scalars ("Invalid reduction dimension 0",
+    # tensorflow/tensorflow#72388). Logs of shape (1,) reduce to the same mean, as a scalar.
+    def make_train_function(self, force=False):
+        if self.train_function is None or force:
+            self.train_function = self._make_function(self._multi_worker_safe(self.train_step))
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = self._make_function(self._multi_worker_safe(self.test_step))
+        return self.test_function
+
+    def _multi_worker_safe(self, step):
+        strategy = self.distribute_strategy
+        if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                and strategy.extended._in_multi_worker_mode()):
+            return step
+        return lambda data: {name: tf.reshape(value, (1,)) for name, value in step(data).items()}
+
     # model.quantize("int8") swaps a layer's float kernel for int8 values and scales. A functional
     # sub-network records that in its layers' configs, but layers this class creates in __init__
     # are rebuilt as float on loading and then refuse the int8 variables. So the build config
