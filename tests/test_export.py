@@ -153,3 +153,38 @@ def test_model_checkpoint_keeps_the_best_epoch_and_it_reloads(tmp_path):
     reloaded = keras.saving.load_model(best)
     score = reloaded.evaluate(x_val, batch_size=16, verbose=0, return_dict=True)["loss"]
     np.testing.assert_allclose(score, min(history["val_loss"]), rtol=1e-5)
+
+
+def test_exported_text_model_reloads_in_a_fresh_process_and_decodes_like_generate(tmp_path):
+    from keras_genai import CharLanguageModel, tokenizers
+
+    texts = ["anna", "bob", "carla", "dave", "emma"] * 20
+    tok = tokenizers.CharTokenizer.from_texts(texts)
+    keras.utils.set_random_seed(0)
+    model = CharLanguageModel(tok, embedding_dim=8, units=16, num_layers=2)
+    model.compile(keras.optimizers.Adam(0.01))
+    model.fit(tok.encode_batch(texts, add_start=True, add_end=True), epochs=5, verbose=0)
+    prompts = ["a", "car", "e", "bo"]  # different lengths in one batch
+    expected = model.generate(prompts, max_new_tokens=8, sampler="greedy")
+    export.export_text_generator(model, tmp_path / "names")
+    out = run_python(f"""
+        import json, tensorflow as tf
+        f = tf.saved_model.load({str(tmp_path / 'names')!r}).signatures["serving_default"]
+        def run(prompts, temperature, seed):
+            texts = f(prompts=tf.constant(prompts), max_new_tokens=tf.constant(8),
+                      temperature=tf.constant(temperature), seed=tf.constant(seed))["texts"]
+            return [t.decode() for t in texts.numpy()]
+        try:
+            run(["a#"], 1.0, 0)
+            unknown = "accepted"
+        except tf.errors.InvalidArgumentError as error:
+            unknown = error.message
+        print(json.dumps({{"greedy": run({prompts!r}, 0.0, 0), "seed_1": [run([""] * 8, 1.0, 1) for _ in range(2)],
+                           "seed_2": run([""] * 8, 1.0, 2), "unknown": unknown}}))
+    """)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["greedy"] == expected
+    assert report["seed_1"][0] == report["seed_1"][1] != report["seed_2"]
+    assert "outside the vocabulary of the model" in report["unknown"]
+    with pytest.raises(TypeError, match="takes a CharLanguageModel"):
+        export.export_text_generator(tiny_gan(), tmp_path / "gan")
