@@ -100,6 +100,8 @@ def test_scores_that_do_not_fit_the_grid_are_refused_with_a_reason():
     assert error.value.reason == "note finer than a sixteenth"
     with pytest.raises(music.NotAChorale, match="Soprano, Alto, Tenor, Bass"):
         music.score_to_chorale(satb_score(quarter, quarter, quarter))
+    with pytest.raises(music.NotAChorale, match="no notes"):
+        music.score_to_chorale(satb_score(*[[note.Rest(quarterLength=4)]] * 4))
 
 
 # --- Piano rolls -----------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def _meter(parts):
         raise NotAChorale("not exactly one time signature", f"{sorted(signatures)}")
     bar = next(iter(signatures.values())).barDuration.quarterLength
     steps_per_bar = _steps(bar, "a bar")
-    first = parts[0].getElementsByClass("Measure")[0].duration.quarterLength
+    measures = parts[0].getElementsByClass("Measure")
+    first = measures[0].duration.quarterLength if measures else bar  # no bars written: no pickup
     return steps_per_bar, _steps(first, "the first bar") % steps_per_bar
 
 
@@ -137,7 +138,9 @@ def _key(score, soprano):
 def _grid(parts):
     """(voices, onsets, grace notes dropped): ties merged first, so a tied note reads as held."""
     flat = [part.flatten().stripTies().notes for part in parts]
-    length = max(_steps(n.offset + n.quarterLength, "an offset") for notes in flat for n in notes)
+    length = max((_steps(n.offset + n.quarterLength, "an offset") for notes in flat for n in notes), default=0)
+    if not length:
+        raise NotAChorale("no notes")
     voices = np.full((len(parts), length), REST, dtype=int)
     onsets = np.zeros_like(voices, dtype=bool)
     grace = 0
@@ -384,7 +387,7 @@ def transpose(voices, semitones):
     """Voices shifted by whole semitones; rests stay rests. Raises if a pitch leaves [0, 127]."""
     if isinstance(semitones, bool) or not isinstance(semitones, (int, np.integer)):
         raise ValueError(f"semitones must be an integer, got {semitones!r}")
-    voices, _ = _check_voices(voices, np.asarray(voices) != REST)
+    voices, _ = _check_voices(voices, np.asarray(voices) != REST)  # onsets play no part: all struck
     shifted = np.where(voices == REST, REST, voices + semitones)
     sounding = shifted[voices != REST]
     if sounding.size and (sounding.min() < 0 or sounding.max() >= PITCHES):
