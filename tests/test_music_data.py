@@ -16,18 +16,11 @@ REST = music.REST
 @pytest.fixture(scope="module")
 def chorales(tmp_path_factory):
     """The first three corpus files (bwv1.6 has a horn part to drop), parsed into a temporary cache."""
-    data = music.load_chorales(limit=3, cache_dir=str(tmp_path_factory.mktemp("chorales")))
-    return data
+    return music.load_chorales(limit=3, cache_dir=str(tmp_path_factory.mktemp("chorales")))
 
 
 def all_chorales(data):
     return data.train + data.validation + data.test
-
-
-def struck(voices):
-    """Onsets for voices where every step strikes (no holds)."""
-    voices = np.asarray(voices)
-    return voices != REST
 
 
 # --- Loading ---------------------------------------------------------------------------------
