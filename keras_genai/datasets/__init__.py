@@ -1,4 +1,5 @@
-"""Data that works offline and says where it came from: images, captions, moving digits, toy 2-D data and text.
+"""Data that works offline and says where it came from: images, captions, moving digits, toy 2-D data, text
+and Bach chorales.
 
 Each loader uses bigger public data when it is cached or reachable and data shipped inside
 an installed package otherwise, and prints which. Sequence data is split by name, document
@@ -12,6 +13,11 @@ from keras_genai.datasets.captions import (
 from keras_genai.datasets.images import (
     FAMILY_RANGES, IMAGE_SHAPE, ImageData, image_dataset, load_embedded_mnist, load_mnist, scale_images,
     stratified_split, unscale_images,
+)
+from keras_genai.datasets.music import (
+    HOLD, REST, REST_TOKEN, VOICE_NAMES, Chorale, ChoraleData, NotAChorale, augment_transpositions, chorale_tokens,
+    chorale_windows, load_chorales, render_audio, roll_to_voices, score_to_chorale, to_midi, tokens_to_voices,
+    transpose, voice_ranges, voices_to_roll,
 )
 from keras_genai.datasets.text import (
     DATE_FORMATS, HELD_OUT_DATE_FORMATS, DateData, DatePairs, TextData, format_date, load_dates, load_names,
