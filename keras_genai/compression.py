@@ -22,15 +22,35 @@ import numpy as np
 _PRUNABLE = ("kernel", "embeddings", "recurrent_kernel")
 
 
+def inference_copy(model):
+    """An uncompiled copy with the same weights: what the compressed copies are compared with (a
+    compiled model's file also holds the optimizer's state, twice the weights for Adam)."""
+    return _copy(model)
+
+
 def _copy(model, dtype_policy=None):
     """A new model from the config with the same weights; layers created under `dtype_policy`."""
+    config = model.get_config()
+    if dtype_policy:  # functional sub-networks name each layer's policy in their config
+        config = _with_policy(config, dtype_policy)
     scope = _global_policy(dtype_policy) if dtype_policy else contextlib.nullcontext()
     with scope:  # some layers are created in build(), so build inside the scope too
-        copy = type(model).from_config(model.get_config())
+        copy = type(model).from_config(config)
         if not copy.built:  # models of functional networks are built by their config
             copy.build()
     copy.set_weights([np.asarray(w) for w in model.get_weights()])
     return copy
+
+
+def _with_policy(config, name):
+    """The config with every serialized float32 DTypePolicy replaced by `name`."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") == "float32":
+            return {**config, "config": {**config["config"], "name": name}}
+        return {key: _with_policy(value, name) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_with_policy(value, name) for value in config]
+    return config
 
 
 @contextlib.contextmanager

@@ -93,3 +93,18 @@ def test_a_quantized_gan_keeps_its_convolutions_float_and_generates():
     assert float_left == ["Conv2D", "Conv2DTranspose"]
     z = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
     np.testing.assert_allclose(quantized.generate(z=z), gan.generate(z=z), atol=0.05)
+    half = compression.float16_copy(gan)  # the networks' configs name float32 layer by layer
+    assert {str(v.dtype) for v in half.generator.weights} == {"float16"}
+    np.testing.assert_allclose(np.asarray(half.generate(z=z), "float32"), gan.generate(z=z), atol=0.02)
+    nbytes = lambda net: sum(np.asarray(w).nbytes for w in net.weights)
+    assert nbytes(half.generator) * 2 == nbytes(gan.generator)
+
+
+def test_an_inference_copy_drops_the_optimizer_state_but_keeps_the_weights(tokenizer):
+    model = language_model("rnn", tokenizer)
+    model.compile(keras.optimizers.Adam())
+    model.fit(ids_of(tokenizer), epochs=1, verbose=0)
+    copy = compression.inference_copy(model)
+    for a, b in zip(copy.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert compression.file_size(copy) < 0.6 * compression.file_size(model)  # no Adam moments
