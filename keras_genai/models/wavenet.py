@@ -34,18 +34,20 @@ JIT_COMPILE = True
 class ResidualBlock(layers.Layer):
     """Gated dilated causal convolution with residual and skip 1x1 projections."""
 
-    def __init__(self, channels, skip_channels, kernel_size, dilation, **kwargs):
+    def __init__(self, channels, skip_channels, kernel_size, dilation, residual=True, **kwargs):
         super().__init__(**kwargs)
         self.channels, self.dilation = channels, dilation
         # One convolution gives filter and gate halves: the same as two convolutions, one kernel call.
         self.dilated = layers.Conv1D(2 * channels, kernel_size, dilation_rate=dilation, padding="causal",
                                      name="dilated")
-        self.residual = layers.Dense(channels, name="residual")
+        # The last block feeds only the skip sum: a residual projection there would never be trained.
+        self.residual = layers.Dense(channels, name="residual") if residual else None
         self.skip = layers.Dense(skip_channels, name="skip")
 
     def build(self, input_shape):
         self.dilated.build(input_shape)
-        self.residual.build(input_shape)
+        if self.residual is not None:
+            self.residual.build(input_shape)
         self.skip.build(input_shape)
 
     def call(self, x):
@@ -65,7 +67,7 @@ class ResidualBlock(layers.Layer):
     def _gated(self, x, pre):
         filters, gates = ops.split(pre, 2, axis=-1)
         z = ops.tanh(filters) * ops.sigmoid(gates)
-        return x + self.residual(z), self.skip(z)
+        return (x if self.residual is None else x + self.residual(z)), self.skip(z)
 
 
 def gumbel_draw(logits, temperature, seed, step):
@@ -104,7 +106,8 @@ class WaveNet(GenerativeModel):
         self.layers_per_block = _checks.check_positive_int(layers_per_block, "layers_per_block")
         self.embedding = layers.Embedding(self.levels, self.channels, name="embedding")
         self.blocks = [
-            ResidualBlock(self.channels, self.skip_channels, self.kernel_size, d, name=f"block_{i}")
+            ResidualBlock(self.channels, self.skip_channels, self.kernel_size, d,
+                          residual=i < len(self.dilations) - 1, name=f"block_{i}")
             for i, d in enumerate(self.dilations)
         ]
         self.hidden = layers.Dense(self.skip_channels, activation="relu", name="hidden")
