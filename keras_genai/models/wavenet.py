@@ -12,7 +12,7 @@ of true audio; the loss is the cross-entropy in nats per sample.
 
 Generation keeps, for every layer, a queue of its last (kernel_size - 1) * d inputs (fast WaveNet,
 Paine et al. 2016): a new sample costs one step of each layer instead of a pass over the receptive
-field. The whole loop runs as one TensorFlow graph.
+field. The whole loop runs as one graph compiled with XLA.
 """
 
 import keras
@@ -25,8 +25,9 @@ from keras_genai.datasets.audio import check_audio_ids, mu_law_encode
 from keras_genai.evaluation.text import LN2
 from keras_genai.models._base import GenerativeModel
 
-# The cached loop is compiled with XLA: on a 2-core CPU it was about 4x faster than a plain
-# tf.function (benchmarks/wavenet_generation_results.md has both timings).
+# The cached loop is compiled with XLA: on a 2-core CPU it was about 15x faster than a plain
+# tf.function once compiled (benchmarks/wavenet_generation_results.md has both timings).
+# XLA's Philox gives other uniforms than TensorFlow's kernel, so a seed's samples depend on this switch.
 JIT_COMPILE = True
 
 
