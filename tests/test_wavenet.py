@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_genai import WaveNet, datasets, evaluation
 
@@ -156,7 +157,6 @@ def test_fit_refuses_bad_windows():
         model.fit(np.zeros(9, "int32"), epochs=1, verbose=0)
     with pytest.raises(TypeError, match="integer"):
         model.fit(np.zeros((4, 9)), epochs=1, verbose=0)
-    import tensorflow as tf
     with pytest.raises(ValueError, match="yields"):
         model.fit(tf.data.Dataset.from_tensor_slices(np.zeros((4, 9), "float32")).batch(2), verbose=0)
 

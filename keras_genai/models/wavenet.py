@@ -219,6 +219,7 @@ class WaveNet(GenerativeModel):
         temperature > 0 divides the logits (below 1: more conservative, above 1: noisier). A fixed seed
         gives the same ids, with cached=True (per-layer queues, one step per sample) or cached=False
         (re-run the network over the last receptive_field ids for every sample: the slow reference).
+        The first cached call for each (n, prompt length, length) compiles the loop: a few seconds.
         """
         n = _checks.check_positive_int(n, "n")
         length = _checks.check_positive_int(length, "length")
