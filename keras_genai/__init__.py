@@ -11,6 +11,7 @@ from keras_genai.config import is_offline, is_quick_run
 from keras_genai.models import (
     GAN, GPT, VAE, WGANGP, Autoencoder, CaptionGAN, CharLanguageModel, ConditionalDiffusionModel, ConditionalGAN, ConditionalVAE,
     ContrastiveModel, DiffusionModel, DPO, FramePredictor, MaskedLanguageModel, Pix2Pix, PolicyGradient, RewardModel, Seq2Seq,
+    WaveNet,
 )
 
 __version__ = "0.1.0"
@@ -18,7 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GAN", "GPT", "VAE", "WGANGP", "Autoencoder", "CaptionGAN", "CharLanguageModel", "ConditionalDiffusionModel", "ConditionalGAN",
     "ConditionalVAE", "ContrastiveModel", "DiffusionModel", "DPO", "FramePredictor", "MaskedLanguageModel", "Pix2Pix", "PolicyGradient",
-    "RewardModel", "Seq2Seq",
+    "RewardModel", "Seq2Seq", "WaveNet",
     "callbacks", "datasets", "evaluation", "export", "is_offline", "is_quick_run", "layers", "losses", "models", "nets",
     "plotting", "safety", "sampling", "tokenizers",
 ]

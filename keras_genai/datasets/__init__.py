@@ -1,5 +1,5 @@
-"""Data that works offline and says where it came from: images, captions, moving digits, toy 2-D data, text
-and Bach chorales.
+"""Data that works offline and says where it came from: images, captions, moving digits, toy 2-D data, text,
+Bach chorales and audio.
 
 Each loader uses bigger public data when it is cached or reachable and data shipped inside
 an installed package otherwise, and prints which. Sequence data is split by name, document
@@ -7,6 +7,7 @@ or date, never by character offset, so held-out text is unseen text.
 """
 
 from keras_genai.datasets import degradations
+from keras_genai.datasets.audio import audio_windows, check_audio_ids, mu_law_decode, mu_law_encode, split_audio
 from keras_genai.datasets.captions import (
     DIGIT_WORDS, SLANT_WORDS, THICKNESS_WORDS, AttributeLevels, DigitCaptions, caption, digit_captions,
 )

@@ -2,7 +2,7 @@
 
 `images`: the digit classifier and the scores built on its features (FID, KID, precision and
 recall, density and coverage), likelihood bounds, PSNR/SSIM, memorisation, score tables.
-`text`: the count-based bigram baseline, nats and bits per token, diversity and copying.
+`text`: the count-based unigram and bigram baselines, nats and bits per token, diversity and copying.
 `music`: piano-roll scores (pitch classes, scale, polyphony, empty bars, qualified notes) and
 voice leading of four-voice chorales (ranges, parallel fifths and octaves).
 `attributes`: slant, stroke thickness and height of digits, measured from their pixels.
@@ -30,6 +30,6 @@ from keras_genai.evaluation.privacy import (
 from keras_genai.evaluation.restoration import gradient_energy, restoration_scores
 from keras_genai.evaluation.representations import LinearProbe, knn_accuracy, linear_probe
 from keras_genai.evaluation.text import (
-    BigramBaseline, copy_rate, distinct_ngrams, likelihood_report, nats_under_sampler, text_scores,
+    BigramBaseline, UnigramBaseline, copy_rate, distinct_ngrams, likelihood_report, nats_under_sampler, text_scores,
 )
 from keras_genai.evaluation.toy import RingCoverage, ring_coverage

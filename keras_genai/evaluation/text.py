@@ -20,7 +20,7 @@ def _pairs(ids, pad_id):
     if ids.ndim != 2 or ids.shape[1] < 2 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"ids must be an integer array (n, length >= 2), got {ids.dtype} {ids.shape}")
     prev, nxt = ids[:, :-1].reshape(-1), ids[:, 1:].reshape(-1)
-    keep = nxt != pad_id
+    keep = nxt != pad_id if pad_id is not None else np.ones(len(nxt), dtype=bool)
     if not keep.any():
         raise ValueError("ids hold no target token (all padding)")
     return prev[keep], nxt[keep]
@@ -31,6 +31,7 @@ class BigramBaseline:
 
     It scores exactly the targets a language model scores on the same padded id arrays (every
     non-padding id after the first of a row), so the two nats-per-token figures compare directly.
+    pad_id=None: no padding, every id is a token (mu-law audio, where id 0 is a sample value).
     """
 
     def __init__(self, vocab_size, smoothing=1.0, pad_id=0):
@@ -54,7 +55,8 @@ class BigramBaseline:
         if self.counts is None:
             raise RuntimeError("fit the baseline first")
         smoothed = self.counts + self.smoothing
-        smoothed[:, self.pad_id] = 0.0
+        if self.pad_id is not None:
+            smoothed[:, self.pad_id] = 0.0
         return np.log(smoothed / smoothed.sum(axis=1, keepdims=True), where=smoothed > 0,
                       out=np.full_like(smoothed, -np.inf))
 
@@ -82,6 +84,19 @@ class BigramBaseline:
                 seq.append(token)
             out.append(seq)
         return out
+
+
+class UnigramBaseline(BigramBaseline):
+    """p(next) from counts with add-`smoothing`, ignoring the previous id: the weakest baseline.
+
+    Held-out nats per token -mean log p(x) near the entropy of the training histogram; a model
+    that does not beat it has learned nothing about order. Scores the same targets as BigramBaseline.
+    """
+
+    def fit(self, ids):
+        super().fit(ids)
+        self.counts = np.broadcast_to(self.counts.sum(axis=0), self.counts.shape).copy()  # every row the same
+        return self
 
 
 def _check_strings(texts, name):

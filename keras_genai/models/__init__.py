@@ -13,9 +13,10 @@ from keras_genai.models.seq2seq import Seq2Seq
 from keras_genai.models.translation import Pix2Pix
 from keras_genai.models.vae import VAE
 from keras_genai.models.video import FramePredictor
+from keras_genai.models.wavenet import WaveNet
 from keras_genai.models.wgan import WGANGP, default_wgan_optimizer
 
 __all__ = [
-    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "CaptionGAN", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "Pix2Pix", "RewardModel", "DPO", "PolicyGradient", "FramePredictor", "default_gan_optimizer",
+    "GAN", "VAE", "DiffusionModel", "ConditionalDiffusionModel", "WGANGP", "Autoencoder", "ConditionalGAN", "ConditionalVAE", "CaptionGAN", "ContrastiveModel", "CharLanguageModel", "Seq2Seq", "GPT", "MaskedLanguageModel", "Pix2Pix", "RewardModel", "DPO", "PolicyGradient", "FramePredictor", "WaveNet", "default_gan_optimizer",
     "default_wgan_optimizer",
 ]
