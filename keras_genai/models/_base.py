@@ -45,9 +45,9 @@ def draw_for_replica(draw, batch_size):
 def loss_scaled(optimizer, model):
     """optimizer wrapped in a LossScaleOptimizer when `model` computes in float16 (mixed_float16).
 
-    compile() wraps `self.optimizer` so itself; an optimizer that a model keeps elsewhere (a GAN's
-    d_optimizer and g_optimizer, PolicyGradient's) needs the same, each with its own scale: one
-    network's overflow then skips only its own update. bfloat16 has float32's range: no scaling.
+    Keras' compile() does this for `optimizer` only; the optimizers a model keeps under other names (a
+    GAN's d_optimizer and g_optimizer, PolicyGradient's) need it too, each with its own scale, so that
+    one network's overflow skips only its own update. bfloat16 has float32's range: no scaling.
     """
     if model.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
