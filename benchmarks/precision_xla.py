@@ -100,16 +100,17 @@ def report(results, args, elapsed, loads, cpu):
     lines = [
         "# Mixed precision and XLA: training steps per second against float32 graph mode",
         "",
-        f"Written by `benchmarks/precision_xla.py` on {datetime.date.today()} ({platform.machine()}, {os.cpu_count()} CPU "
-        f"cores, {model}, TensorFlow {tf.__version__}, Keras {keras.__version__}).",
+        f"Written by `benchmarks/precision_xla.py` on {datetime.date.today()} ({platform.machine()}, "
+        f"{os.cpu_count()} CPU cores, {model}, TensorFlow {tf.__version__}, Keras {keras.__version__}).",
         f"Command: `python benchmarks/precision_xla.py{' --quick' if args.quick else ''}`; total run time "
         f"{elapsed / 60:.1f} min; load average (1 min) {loads[0]:.1f} at the start, {loads[1]:.1f} at the end "
         "(other jobs shared the CPU: absolute rates are noisy, the ratios come from interleaved rounds).",
         "",
-        "CPU support (lscpu flags): " + ", ".join(f"{flag} {'yes' if on else 'no'}" for flag, on in flags.items()) + ".",
+        "CPU support (lscpu flags): " + ", ".join(f"{flag} {'yes' if on else 'no'}" for flag, on in flags.items())
+        + ".",
         "",
-        f"{args.rounds} rounds of {args.steps} steps per variant after a warm-up of {args.warmup} steps; ratio > 1 is faster "
-        "than float32 graph mode in the same round.",
+        f"{args.rounds} rounds of {args.steps} steps per variant after a warm-up of {args.warmup} steps; "
+        "ratio > 1 is faster than float32 graph mode in the same round.",
         "",
         "| model | variant | steps/s (median) | ratio to float32 (median) | min - max |",
         "|---|---|---:|---:|---|",
@@ -124,7 +125,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    args.steps, args.rounds, args.warmup = (2, 2, 2) if args.quick else (10, 7, 3)
+    args.steps, args.rounds, args.warmup = (2, 2, 2) if args.quick else (20, 15, 3)
     out = (HERE.parent / "build" if args.quick else HERE) / "precision_xla_results.md"
     start, loads = time.perf_counter(), [os.getloadavg()[0]]
     rng = np.random.default_rng(0)

@@ -179,7 +179,8 @@ FAMILIES = {f.__name__: f for f in (autoencoder, vae, cvae, gan, wgan, cgan, cap
 
 
 def optimizers(model):
-    return [o for o in (getattr(model, "d_optimizer", None), getattr(model, "g_optimizer", None)) if o] or [model.optimizer]
+    extra = [getattr(model, name, None) for name in ("d_optimizer", "g_optimizer")]
+    return [o for o in extra if o is not None] or [model.optimizer]
 
 
 def trainable(model):

@@ -33,7 +33,8 @@ class GAN(GenerativeModel):
     compile() keeps Keras' jit_compile="auto", which means plain graph mode on a CPU: XLA did not
     make the DCGAN's train step faster there (benchmarks/dcgan_benchmark.py measures both).
     Under tf.distribute, build and compile the model inside strategy.scope() (as for any Keras
-    model); compile() creates the optimizers' variables there.
+    model); compile() creates the optimizers' variables there. Under a mixed_float16 policy (set
+    before building the networks), compile() wraps each optimizer in its own LossScaleOptimizer.
     """
 
     TRACKERS = ("d_loss", "g_loss", "d_acc")
