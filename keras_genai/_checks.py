@@ -7,6 +7,7 @@ stack trace from deep inside a graph.
 
 import numbers
 
+import keras
 import numpy as np
 
 
@@ -23,6 +24,15 @@ def as_float_array(x, name="x"):
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); expected at least one example")
     return array.astype("float32", copy=False)
+
+
+HALF_PRECISION = ("float16", "bfloat16")
+
+
+def full_precision(x):
+    """x as float32 when it is half precision (what layers return under a mixed-precision policy);
+    anything else unchanged, so float32 and float64 computations stay as they were."""
+    return keras.ops.cast(x, "float32") if keras.backend.standardize_dtype(x.dtype) in HALF_PRECISION else x
 
 
 def check_finite(array, name="x"):

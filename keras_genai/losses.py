@@ -4,6 +4,10 @@ Per-example functions return one value per example (summed over pixels / latent
 dimensions, i.e. nats per image). `reduce_for_replicas` turns them into the scalar a
 train_step differentiates, scaled so gradients are right under `tf.distribute`.
 
+Network outputs enter every loss through `full_precision`: under a mixed-precision policy
+layers return float16 or bfloat16, and sums over pixels or tokens need float32 (float16
+loses digits in long sums and overflows past 65504).
+
 Discriminators output logits D(x) = l; the probability "real" is sigmoid(l), and
   -log sigmoid(l) = softplus(-l),   -log(1 - sigmoid(l)) = softplus(l).
 """
@@ -14,6 +18,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks
+from keras_genai._checks import full_precision
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -41,8 +46,8 @@ def discriminator_loss(real_logits, fake_logits, real_label=1.0):
     The discriminator maximises V(D, G) = E log D(x) + E log(1 - D(G(z))), i.e. minimises
     this. real_label=0.9 is one-sided label smoothing (fake labels stay 0).
     """
-    real_logits = ops.reshape(real_logits, (-1,))
-    fake_logits = ops.reshape(fake_logits, (-1,))
+    real_logits = ops.reshape(full_precision(real_logits), (-1,))
+    fake_logits = ops.reshape(full_precision(fake_logits), (-1,))
     real_term = real_label * ops.softplus(-real_logits) + (1.0 - real_label) * ops.softplus(real_logits)
     return real_term + ops.softplus(fake_logits)
 
@@ -55,20 +60,20 @@ def matching_discriminator_loss(real_logits, fake_logits, mismatched_logits, rea
     where c' is another example's caption. Without the mismatched term, D can tell real from fake
     by the image alone and has no reason to read the caption, and G then none to obey it.
     """
-    mismatched_logits = ops.reshape(mismatched_logits, (-1,))
+    mismatched_logits = ops.reshape(full_precision(mismatched_logits), (-1,))
     real_and_fake = discriminator_loss(real_logits, fake_logits, real_label)
-    fake_term = ops.softplus(ops.reshape(fake_logits, (-1,)))
+    fake_term = ops.softplus(ops.reshape(full_precision(fake_logits), (-1,)))
     return real_and_fake - 0.5 * fake_term + 0.5 * ops.softplus(mismatched_logits)
 
 
 def minimax_generator_loss(fake_logits):
     """Per-example E log(1 - D(G(z))), which the generator minimises (saturates early)."""
-    return -ops.softplus(ops.reshape(fake_logits, (-1,)))
+    return -ops.softplus(ops.reshape(full_precision(fake_logits), (-1,)))
 
 
 def non_saturating_generator_loss(fake_logits):
     """Per-example -log D(G(z)): same fixed point, strong gradients when D wins."""
-    return ops.softplus(-ops.reshape(fake_logits, (-1,)))
+    return ops.softplus(-ops.reshape(full_precision(fake_logits), (-1,)))
 
 
 GENERATOR_LOSSES = {
@@ -84,12 +89,12 @@ GENERATOR_LOSSES = {
 
 def wasserstein_critic_loss(real_scores, fake_scores):
     """Per-example f(G(z)) - f(x): the critic minimises this, i.e. maximises E f(x) - E f(G(z))."""
-    return ops.reshape(fake_scores, (-1,)) - ops.reshape(real_scores, (-1,))
+    return ops.reshape(full_precision(fake_scores), (-1,)) - ops.reshape(full_precision(real_scores), (-1,))
 
 
 def wasserstein_generator_loss(fake_scores):
     """Per-example -f(G(z)): the generator raises the critic's score of its samples."""
-    return -ops.reshape(fake_scores, (-1,))
+    return -ops.reshape(full_precision(fake_scores), (-1,))
 
 
 def gradient_penalty(critic, real, fake, alpha):
@@ -105,7 +110,7 @@ def gradient_penalty(critic, real, fake, alpha):
     with tf.GradientTape() as tape:
         tape.watch(interpolates)
         # Each score depends on its own example only, so the gradient of the sum is per example.
-        total = ops.sum(critic(interpolates))
+        total = ops.sum(full_precision(critic(interpolates)))
     grads = tape.gradient(total, interpolates)
     norms = ops.sqrt(_flat_sum(ops.square(grads)) + 1e-12)  # epsilon: sqrt has no gradient at 0
     return ops.square(norms - 1.0)
@@ -116,6 +121,7 @@ def gradient_penalty(critic, real, fake, alpha):
 def gaussian_kl_per_dimension(z_mean, z_log_var):
     """KL( N(mu_j, sigma_j^2) || N(0, 1) ) of each latent dimension j, shape (n, latent_dim), in nats:
     1/2 ( sigma_j^2 + mu_j^2 - 1 - log sigma_j^2 ). Averaged over data, a dimension near 0 is unused."""
+    z_mean, z_log_var = full_precision(z_mean), full_precision(z_log_var)
     return 0.5 * (ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var)
 
 
@@ -130,22 +136,24 @@ def bernoulli_nll(x, logits):
     Equals binary cross-entropy summed over pixels, computed stably from logits:
     softplus(l) - x * l.
     """
+    logits = full_precision(logits)
     return _flat_sum(ops.softplus(logits) - x * logits)
 
 
 def gaussian_nll(x, mean, log_var):
     """-log N(x; mean, exp(log_var)) summed over pixels, per example."""
+    mean, log_var = full_precision(mean), full_precision(log_var)
     return _flat_sum(0.5 * (LOG_2PI + log_var + ops.square(x - mean) * ops.exp(-log_var)))
 
 
 def squared_error(x, reconstruction):
     """Sum of squared errors per example (MSE times the number of pixels)."""
-    return _flat_sum(ops.square(x - reconstruction))
+    return _flat_sum(ops.square(x - full_precision(reconstruction)))
 
 
 def binary_crossentropy(x, probabilities, epsilon=1e-7):
     """Binary cross-entropy summed over pixels per example, for probabilities in (0, 1)."""
-    p = ops.clip(probabilities, epsilon, 1.0 - epsilon)
+    p = ops.clip(full_precision(probabilities), epsilon, 1.0 - epsilon)
     return _flat_sum(-(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p)))
 
 
@@ -157,6 +165,7 @@ def token_cross_entropy(targets, logits, pad_id=0):
     Padding never counts: a padded and an unpadded batch of the same texts give the same
     (sum, count), so the mean nats per token sum / count is independent of padding.
     """
+    logits = full_precision(logits)
     mask = ops.cast(ops.not_equal(targets, pad_id), logits.dtype)
     nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     return ops.sum(nll * mask), ops.sum(mask)

@@ -13,6 +13,10 @@ from keras import layers
 from keras_genai import _checks
 from keras_genai.layers import Framewise
 
+# The output layer of an image generator computes in float32 under a mixed-precision policy too:
+# a float16 sigmoid or tanh saturates at exactly 0 or 1 (gradient 0) long before a float32 one does.
+OUTPUT_DTYPE = "float32"
+
 
 def _check_image_shape(image_shape, n_halvings, name="image_shape"):
     image_shape = tuple(int(d) for d in image_shape)
@@ -77,7 +81,7 @@ def mlp_generator(latent_dim, output_shape, hidden=(256, 512), output_activation
     for units in hidden:
         h = layers.Dense(units)(h)
         h = layers.LeakyReLU(0.2)(h)
-    h = layers.Dense(math.prod(output_shape), activation=output_activation)(h)
+    h = layers.Dense(math.prod(output_shape), activation=output_activation, dtype=OUTPUT_DTYPE)(h)
     out = layers.Reshape(output_shape)(h)
     return _check_output(keras.Model(z, out, name=name), output_shape)
 
@@ -143,7 +147,8 @@ def dcgan_generator(latent_dim=64, image_shape=(28, 28, 1), filters=(64, 32), ke
     h = layers.Reshape(start)(h)
     for f in filters[1:]:
         h = normalized(layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=not batchnorm)(h))
-    image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh")(h)
+    image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh",
+                                   dtype=OUTPUT_DTYPE)(h)
     return _check_output(keras.Model(inputs, image, name=name), (height, width, channels))
 
 
@@ -248,7 +253,8 @@ def conv_decoder(latent_dim=2, image_shape=(28, 28, 1), filters=(64, 32), dense=
         h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)
         for _ in range(convs_per_level - 1):
             h = layers.Conv2D(f, 3, padding="same", activation="relu")(h)
-    image = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="pixels")(h)
+    image = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="pixels",
+                          dtype=OUTPUT_DTYPE)(h)
     return _check_output(keras.Model(inputs, image, name=name), (height, width, channels))
 
 

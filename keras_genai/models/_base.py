@@ -42,6 +42,30 @@ def draw_for_replica(draw, batch_size):
     return draw(batch_size * replicas)[start:start + batch_size]
 
 
+def loss_scaled(optimizer, model):
+    """optimizer wrapped in a LossScaleOptimizer when `model` computes in float16 (mixed_float16).
+
+    Keras' compile() does this for `optimizer` only; the optimizers a model keeps under other names (a
+    GAN's d_optimizer and g_optimizer, PolicyGradient's) need it too, each with its own scale, so that
+    one network's overflow skips only its own update. bfloat16 has float32's range: no scaling.
+    """
+    if model.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
+    return optimizer
+
+
+def minimize(optimizer, tape, loss, variables):
+    """One update of `variables` down the gradient of `loss` (recorded on `tape`): what every train_step does.
+
+    optimizer.scale_loss is the identity for a plain optimizer and multiplies by the dynamic scale for
+    a LossScaleOptimizer, whose apply() divides it out again and skips a step whose gradients overflowed.
+    Keras' own train_step scales; a custom one must do it itself, or float16 gradients underflow to 0.
+    """
+    with tape:  # re-entering the finished tape records the scaling on it too
+        scaled = optimizer.scale_loss(loss)
+    optimizer.apply(tape.gradient(scaled, variables), variables)
+
+
 def in_batches(net, x, batch_size):
     """net(x, training=False) as NumPy, one slice of batch_size rows at a time.
 
@@ -49,7 +73,12 @@ def in_batches(net, x, batch_size):
     """
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     parts = [net(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
-    return np.concatenate([ops.convert_to_numpy(p) for p in parts])
+    return np.concatenate([to_numpy(p) for p in parts])
+
+
+def to_numpy(x):
+    """A network's output as NumPy, float32 even under a mixed-precision policy."""
+    return ops.convert_to_numpy(_checks.full_precision(x))
 
 
 def _in_memory(data):

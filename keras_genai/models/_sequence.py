@@ -7,7 +7,7 @@ from keras import ops
 
 from keras_genai import _checks, losses, sampling, tokenizers
 from keras_genai.evaluation.text import LN2
-from keras_genai.models._base import GenerativeModel
+from keras_genai.models._base import GenerativeModel, minimize
 
 
 def check_ids(ids, vocab_size, name="ids"):
@@ -57,8 +57,7 @@ class SequenceModel(GenerativeModel):
             context = tf.distribute.get_replica_context()
             global_count = count if context is None else context.all_reduce("sum", count)
             loss = total / ops.maximum(global_count, 1.0)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
+        minimize(self.optimizer, tape, loss, self.trainable_weights)
         return self._record(total, count, logits, targets)
 
     def test_step(self, data):

@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_genai import _checks, losses
 from keras_genai.models._base import (
-    GenerativeModel, deserialize_nets, draw_for_replica, images_of, in_batches, serialize_nets,
+    GenerativeModel, deserialize_nets, draw_for_replica, images_of, in_batches, minimize, serialize_nets,
 )
 
 
@@ -115,8 +115,7 @@ class Autoencoder(GenerativeModel):
             reconstruction = self(self.corrupt(x), training=True)
             per_example, mse = self._figures(x, reconstruction)
             loss = losses.reduce_for_replicas(per_example)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        minimize(self.optimizer, tape, loss, self.trainable_weights)
         return self._update_trackers(loss=ops.mean(per_example), mse=mse)
 
     def test_step(self, data):

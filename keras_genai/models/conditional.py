@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 from keras_genai import _checks, losses, tokenizers
-from keras_genai.models._base import LabelConditioned
+from keras_genai.models._base import LabelConditioned, to_numpy
 from keras_genai.models._sequence import check_ids
 from keras_genai.models.gan import GAN
 from keras_genai.models.vae import VAE
@@ -71,7 +71,7 @@ class ConditionalGAN(LabelConditioned, GAN):
         """D's probability that each example is a real example of its label."""
         x = self.check_inputs(x)
         logits = self._score(x, self.check_labels(labels, len(x)), training=False)
-        return ops.convert_to_numpy(ops.sigmoid(logits))[:, 0]
+        return to_numpy(ops.sigmoid(logits))[:, 0]
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
@@ -112,21 +112,21 @@ class ConditionalVAE(LabelConditioned, VAE):
         """Posterior parameters (z_mean, z_log_var) of q(z | x, y) as NumPy arrays."""
         x = self.check_inputs(x)
         z_mean, z_log_var = self._encode(x, self.check_labels(labels, len(x)), training=False)
-        return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
+        return to_numpy(z_mean), to_numpy(z_log_var)
 
     def decode(self, z, labels):
         """Mean images of p(x | z, y)."""
         labels, z = self._labels_and_latent(None, labels, z, None)
-        return ops.convert_to_numpy(ops.sigmoid(self._decode(z, labels, training=False)))
+        return to_numpy(ops.sigmoid(self._decode(z, labels, training=False)))
 
     def generate(self, n=None, labels=None, z=None, seed=None):
         """Mean images of the requested labels (one class per sample, or one for all n), z ~ N(0, I)."""
         labels, z = self._labels_and_latent(n, labels, z, seed)
-        return ops.convert_to_numpy(ops.sigmoid(self._decode(z, labels, training=False)))
+        return to_numpy(ops.sigmoid(self._decode(z, labels, training=False)))
 
     def reconstruct(self, x, labels):
         x = self.check_inputs(x)
-        return ops.convert_to_numpy(self([x, self.check_labels(labels, len(x))], training=False))
+        return to_numpy(self([x, self.check_labels(labels, len(x))], training=False))
 
     def negative_elbo(self, x, labels, batch_size=500, seed=0):
         """Per-example negative ELBO of -log p(x | y) in nats (one posterior sample, drawn from `seed`)."""

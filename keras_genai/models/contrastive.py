@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, layers, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, in_batches, serialize_nets
+from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, in_batches, minimize, serialize_nets
 
 NETS = ("encoder", "projection_head", "augmentation")
 
@@ -66,7 +66,7 @@ class ContrastiveModel(GenerativeModel):
             z1, z2 = self._project_views(images_of(data), training=True)
             per_view_loss = losses.nt_xent(z1, z2, self.temperature)
             loss = losses.reduce_for_replicas(per_view_loss)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        minimize(self.optimizer, tape, loss, weights)
         return self._report(z1, z2, per_view_loss)
 
     def test_step(self, data):

@@ -19,7 +19,7 @@ from keras import ops
 
 from keras_genai import _checks, losses
 from keras_genai.models._base import (GenerativeModel, LabelConditioned, deserialize_nets, draw_for_replica,
-                                      images_of, serialize_nets)
+                                      images_of, minimize, serialize_nets)
 
 SCHEDULES = ("cosine", "linear")
 SAMPLERS = {"ddim": 0.0, "ddpm": 1.0}  # eta: the share of the posterior's noise added at each step
@@ -127,7 +127,7 @@ class DiffusionModel(GenerativeModel):
 
     def _per_example_loss(self, x0, labels, training):
         noise, t = self._draws(ops.shape(x0)[0])
-        prediction = self._predict(self.network, self.noisy(x0, t, noise), t, labels, training)
+        prediction = _checks.full_precision(self._predict(self.network, self.noisy(x0, t, noise), t, labels, training))
         error = ops.square(prediction - self._target(x0, noise, t))
         return ops.mean(ops.reshape(error, (ops.shape(x0)[0], -1)), axis=1)
 
@@ -141,7 +141,7 @@ class DiffusionModel(GenerativeModel):
             per_example = self._per_example_loss(x0, labels, training=True)
             loss = losses.reduce_for_replicas(per_example)
         weights = self.network.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        minimize(self.optimizer, tape, loss, weights)
         self._update_ema()
         return self._update_trackers(loss=ops.mean(per_example))
 
@@ -177,7 +177,8 @@ class DiffusionModel(GenerativeModel):
         def step(x_t, t, t_next, labels, guidance, eta, noise):
             a, a_next = alpha_bar(t, self.schedule), alpha_bar(t_next, self.schedule)
             times = ops.full((ops.shape(x_t)[0],), t)
-            x0 = ops.clip(self._predict_x0(x_t, a, self._guided(network, x_t, times, labels, guidance)), low, high)
+            prediction = _checks.full_precision(self._guided(network, x_t, times, labels, guidance))
+            x0 = ops.clip(self._predict_x0(x_t, a, prediction), low, high)
             eps = (x_t - ops.sqrt(a) * x0) / ops.sqrt(1.0 - a)  # the noise that the clipped x_0 implies
             sigma = eta * ops.sqrt((1.0 - a_next) / (1.0 - a) * (1.0 - a / a_next))
             direction = ops.sqrt(ops.maximum(1.0 - a_next - sigma**2, 0.0))

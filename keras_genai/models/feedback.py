@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from keras_genai import _checks, losses, tokenizers
+from keras_genai.models._base import loss_scaled, minimize, to_numpy
 from keras_genai.models._sequence import SequenceModel, never_generated
 
 
@@ -25,7 +26,7 @@ def sequence_log_probs(model, ids, training=False):
     """log p(x) of each row of ids (start id first, padding after the end), summed over its
     non-padding targets, under the distribution `model.generate` samples from (temperature 1)."""
     ids = ops.convert_to_tensor(ids, "int32")
-    logits = model(ids[:, :-1], training=training)
+    logits = _checks.full_precision(model(ids[:, :-1], training=training))  # -1e9 overflows float16
     banned = np.zeros(model.tokenizer.vocab_size, dtype=bool)
     banned[never_generated(model.tokenizer)] = True
     log_p = ops.log_softmax(ops.where(banned, -1e9, logits), axis=-1)
@@ -81,7 +82,7 @@ class _PairModel(SequenceModel):
         with tf.GradientTape() as tape:
             per_pair, figures = self._pair_losses(data, training=True)
             loss = losses.reduce_for_replicas(per_pair)
-        self.optimizer.apply(tape.gradient(loss, self.trainable_weights), self.trainable_weights)
+        minimize(self.optimizer, tape, loss, self.trainable_weights)
         return self._update_trackers(loss=ops.mean(per_pair), **figures)
 
     def test_step(self, data):
@@ -128,7 +129,7 @@ class RewardModel(_PairModel):
         """Rewards of a list of strings (characters outside the vocabulary map to the unknown id)."""
         ids = self.tokenizer.encode_batch(list(texts), add_start=True, add_end=True, unknown="map")
         batch_size = _checks.check_positive_int(batch_size, "batch_size")
-        return np.concatenate([ops.convert_to_numpy(self(ids[i:i + batch_size]))
+        return np.concatenate([to_numpy(self(ids[i:i + batch_size]))
                                for i in range(0, len(ids), batch_size)])
 
     def get_config(self):
@@ -195,7 +196,7 @@ class PolicyGradient:
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2: the leave-one-out baseline needs another sample")
         self.max_new_tokens = _checks.check_positive_int(max_new_tokens, "max_new_tokens")
-        self.optimizer = optimizer or keras.optimizers.Adam(1e-3)
+        self.optimizer = loss_scaled(optimizer or keras.optimizers.Adam(1e-3), policy)
         self.rng = np.random.default_rng(seed)
         self.history = []
         self._update = tf.function(self._update_step, reduce_retracing=True)
@@ -208,8 +209,7 @@ class PolicyGradient:
             n = ops.cast(ops.shape(penalised)[0], "float32")
             advantage = penalised - (ops.sum(penalised) - penalised) / (n - 1.0)
             loss = -ops.mean(advantage * log_pi)
-        weights = self.policy.trainable_weights
-        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        minimize(self.optimizer, tape, loss, self.policy.trainable_weights)
         return {"reward": ops.mean(rewards), "kl": ops.mean(log_ratio), "loss": loss}
 
     def step(self):

@@ -12,7 +12,9 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, draw_for_replica, images_of, serialize_nets
+from keras_genai.models._base import (
+    GenerativeModel, deserialize_nets, draw_for_replica, images_of, loss_scaled, minimize, serialize_nets, to_numpy,
+)
 
 
 def default_gan_optimizer():
@@ -31,7 +33,8 @@ class GAN(GenerativeModel):
     compile() keeps Keras' jit_compile="auto", which means plain graph mode on a CPU: XLA did not
     make the DCGAN's train step faster there (benchmarks/dcgan_benchmark.py measures both).
     Under tf.distribute, build and compile the model inside strategy.scope() (as for any Keras
-    model); compile() creates the optimizers' variables there.
+    model); compile() creates the optimizers' variables there. Under a mixed_float16 policy (set
+    before building the networks), compile() wraps each optimizer in its own LossScaleOptimizer.
     """
 
     TRACKERS = ("d_loss", "g_loss", "d_acc")
@@ -76,8 +79,8 @@ class GAN(GenerativeModel):
         for name, optimizer in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
             if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
                 raise TypeError(f"{name} must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}")
-        self.d_optimizer = d_optimizer or default_gan_optimizer()
-        self.g_optimizer = g_optimizer or default_gan_optimizer()
+        self.d_optimizer = loss_scaled(d_optimizer or default_gan_optimizer(), self)
+        self.g_optimizer = loss_scaled(g_optimizer or default_gan_optimizer(), self)
         self._build_optimizers()
         self.loss_name = _checks.check_choice(loss, set(losses.GENERATOR_LOSSES), "loss")
         self.generator_loss = losses.GENERATOR_LOSSES[loss]
@@ -135,8 +138,7 @@ class GAN(GenerativeModel):
         with tf.GradientTape() as tape:
             d_per_example, d_acc = self._discriminator_figures(real, fake, labels, training=True)
             d_loss = losses.reduce_for_replicas(d_per_example)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        minimize(self.d_optimizer, tape, d_loss, self.discriminator.trainable_weights)
         return d_per_example, d_acc
 
     def train_step(self, data):
@@ -153,8 +155,7 @@ class GAN(GenerativeModel):
                 d_per_example, d_acc = self._discriminator_step(real, fake, labels)
             g_per_example = self.generator_loss(self._score(fake, labels, training=True))
             g_loss = losses.reduce_for_replicas(g_per_example)
-        grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        minimize(self.g_optimizer, g_tape, g_loss, self.generator.trainable_weights)
         return self._update_trackers(d_loss=ops.mean(d_per_example), g_loss=ops.mean(g_per_example), d_acc=d_acc)
 
     def test_step(self, data):
@@ -178,11 +179,11 @@ class GAN(GenerativeModel):
         for start in range(0, len(z), batch_size):
             part = slice(start, start + batch_size)
             parts.append(self._fake_from(z[part], None if labels is None else labels[part], training=False))
-        return np.concatenate([ops.convert_to_numpy(p) for p in parts])
+        return np.concatenate([to_numpy(p) for p in parts])
 
     def discriminate(self, x):
         """D's probability that each example is real."""
-        return ops.convert_to_numpy(ops.sigmoid(self.discriminator(self.check_inputs(x), training=False)))[:, 0]
+        return to_numpy(ops.sigmoid(self.discriminator(self.check_inputs(x), training=False)))[:, 0]
 
     def get_config(self):
         generator_key, discriminator_key = self.NETWORKS

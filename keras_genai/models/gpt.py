@@ -129,7 +129,8 @@ class GPT(TransformerStack):
     def empty_cache(self, batch_size):
         """One (keys, values) pair of zeros per layer, each (batch, heads, context_length, head_dim)."""
         shape = (batch_size, self.num_heads, self.context_length, self.head_dim)
-        return [(ops.zeros(shape), ops.zeros(shape)) for _ in range(self.num_layers)]
+        # In the layers' compute dtype: float16 keys and values under mixed_float16 are written into it.
+        return [(ops.zeros(shape, self.compute_dtype), ops.zeros(shape, self.compute_dtype)) for _ in range(self.num_layers)]
 
     def prefill(self, ids):
         """Run prompts (b, t) once, filling a fresh cache: -> (logits of the last position (b, vocab), cache)."""

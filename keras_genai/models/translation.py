@@ -18,7 +18,7 @@ from keras import ops
 
 from keras_genai import _checks, losses
 from keras_genai.models._base import (
-    GenerativeModel, _in_memory, deserialize_nets, in_batches, serialize_nets,
+    GenerativeModel, _in_memory, deserialize_nets, in_batches, loss_scaled, minimize, serialize_nets,
 )
 from keras_genai.models.gan import default_gan_optimizer
 
@@ -66,8 +66,8 @@ class Pix2Pix(GenerativeModel):
         super().compile(**kwargs)
         if d_optimizer is not None and d_optimizer is g_optimizer:
             raise ValueError("use two optimizer instances: each keeps its own state for its own network")
-        self.g_optimizer = g_optimizer or default_gan_optimizer()
-        self.d_optimizer = None if self.discriminator is None else d_optimizer or default_gan_optimizer()
+        self.g_optimizer = loss_scaled(g_optimizer or default_gan_optimizer(), self)
+        self.d_optimizer = None if self.discriminator is None else loss_scaled(d_optimizer or default_gan_optimizer(), self)
         for optimizer, net in ((self.g_optimizer, self.generator), (self.d_optimizer, self.discriminator)):
             if optimizer is not None and not optimizer.built:  # in the strategy scope; load_model fills the slots
                 optimizer.build(net.trainable_variables)
@@ -117,7 +117,7 @@ class Pix2Pix(GenerativeModel):
 
     def _l1(self, y, fake):
         """Mean absolute error per example (per pixel)."""
-        return ops.mean(ops.reshape(ops.abs(y - fake), (ops.shape(y)[0], -1)), axis=1)
+        return ops.mean(ops.reshape(ops.abs(y - _checks.full_precision(fake)), (ops.shape(y)[0], -1)), axis=1)
 
     def train_step(self, data):
         x, y = data[0], data[1]
@@ -130,12 +130,10 @@ class Pix2Pix(GenerativeModel):
                 with g_tape.stop_recording(), tf.GradientTape() as d_tape:
                     d_per_patch, d_acc = self._discriminator_figures(x, y, ops.stop_gradient(fake), training=True)
                     d_loss = losses.reduce_for_replicas(d_per_patch)
-                d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_weights)
-                self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
+                minimize(self.d_optimizer, d_tape, d_loss, self.discriminator.trainable_weights)
                 adversarial = losses.non_saturating_generator_loss(self.discriminator([x, fake], training=True))
                 g_loss = losses.reduce_for_replicas(self.l1_weight * l1) + losses.reduce_for_replicas(adversarial)
-        grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        minimize(self.g_optimizer, g_tape, g_loss, self.generator.trainable_weights)
         if self.discriminator is None:
             return self._update_trackers(l1=ops.mean(l1))
         return self._update_trackers(l1=ops.mean(l1), adversarial=ops.mean(adversarial),

@@ -13,7 +13,9 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, draw_for_replica, images_of, serialize_nets
+from keras_genai.models._base import (
+    GenerativeModel, deserialize_nets, draw_for_replica, images_of, minimize, serialize_nets, to_numpy,
+)
 
 LIKELIHOODS = {"bernoulli", "gaussian"}
 # Starting pixel standard deviation of the Gaussian decoder. Starting at 1 (wider than the whole
@@ -104,7 +106,7 @@ class VAE(GenerativeModel):
 
     def _figures(self, x, labels, training, seed_generator=None):
         """Per-example reconstruction NLL and KL, both in nats."""
-        z_mean, z_log_var = self._encode(x, labels, training)
+        z_mean, z_log_var = (_checks.full_precision(t) for t in self._encode(x, labels, training))
         z = self.reparameterize(z_mean, z_log_var, seed_generator)
         reconstruction = self.reconstruction_nll(x, self._decode(z, labels, training))
         kl = losses.gaussian_kl(z_mean, z_log_var)
@@ -123,8 +125,7 @@ class VAE(GenerativeModel):
         with tf.GradientTape() as tape:
             reconstruction, kl = self._figures(x, labels, training=True)
             loss = losses.reduce_for_replicas(reconstruction + self.beta * kl)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        minimize(self.optimizer, tape, loss, self.trainable_weights)
         return self._report(reconstruction, kl)
 
     def test_step(self, data):
@@ -139,19 +140,19 @@ class VAE(GenerativeModel):
     def encode(self, x):
         """Posterior parameters (z_mean, z_log_var) as NumPy arrays."""
         z_mean, z_log_var = self.encoder(self.check_inputs(x), training=False)
-        return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
+        return to_numpy(z_mean), to_numpy(z_log_var)
 
     def decode(self, z):
         """Mean image (pixel probabilities) for each latent vector."""
         z = self._latent(z=z)
-        return ops.convert_to_numpy(ops.sigmoid(self.decoder(z, training=False)))
+        return to_numpy(ops.sigmoid(self.decoder(z, training=False)))
 
     def generate(self, n=None, z=None, seed=None):
         """Sample z ~ N(0, I) (or use the given z) and decode it to mean images."""
         return self.decode(self._latent(n, z, seed))
 
     def reconstruct(self, x):
-        return ops.convert_to_numpy(self(self.check_inputs(x), training=False))
+        return to_numpy(self(self.check_inputs(x), training=False))
 
     def negative_elbo(self, x, batch_size=500, seed=0):
         """Per-example negative ELBO (nats), one posterior sample per example.

@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, serialize_nets
+from keras_genai.models._base import GenerativeModel, deserialize_nets, images_of, minimize, serialize_nets
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -52,14 +52,13 @@ class FramePredictor(GenerativeModel):
         clips = images_of(data)
         logits = self(clips[:, :-1], training=training)
         # per clip, nats per predicted frame: the Bernoulli NLL summed over a frame's pixels
-        return losses.bernoulli_nll(clips[:, 1:], logits) / ops.cast(ops.shape(logits)[1], logits.dtype)
+        return losses.bernoulli_nll(clips[:, 1:], logits) / ops.cast(ops.shape(logits)[1], "float32")
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
             per_clip = self._loss(data, training=True)
             loss = losses.reduce_for_replicas(per_clip)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
+        minimize(self.optimizer, tape, loss, self.trainable_weights)
         return self._update_trackers(loss=ops.mean(per_clip))
 
     def test_step(self, data):
@@ -74,7 +73,8 @@ class FramePredictor(GenerativeModel):
         context = self.check_inputs(context, "context", min_frames=1)
         horizon = _checks.check_positive_int(horizon, "horizon")
         batch_size = _checks.check_positive_int(batch_size, "batch_size")
-        step = tf.function(lambda clip: ops.sigmoid(self.network(clip, training=False)[:, -1]), reduce_retracing=True)
+        step = tf.function(lambda clip: _checks.full_precision(ops.sigmoid(self.network(clip, training=False)[:, -1])),
+                           reduce_retracing=True)
         out = []
         for i in range(0, len(context), batch_size):
             clip = ops.convert_to_tensor(context[i:i + batch_size])

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from keras_genai import _checks, losses
-from keras_genai.models._base import draw_for_replica
+from keras_genai.models._base import draw_for_replica, minimize, to_numpy
 from keras_genai.models.gan import GAN
 
 
@@ -94,8 +94,7 @@ class WGANGP(GAN):
         with tf.GradientTape() as tape:
             wasserstein_term, penalty = self._critic_figures(real, fake, labels, training=True)
             loss = losses.reduce_for_replicas(wasserstein_term + self.gp_weight * penalty)
-        grads = tape.gradient(loss, self.critic.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.critic.trainable_weights))
+        minimize(self.d_optimizer, tape, loss, self.critic.trainable_weights)
         return wasserstein_term, penalty
 
     def _generator_step(self, batch_size, labels):
@@ -103,8 +102,7 @@ class WGANGP(GAN):
             fake = self._fake(batch_size, labels, training=True)
             per_example = losses.wasserstein_generator_loss(self._score(fake, labels, training=True))
             loss = losses.reduce_for_replicas(per_example)
-        grads = tape.gradient(loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        minimize(self.g_optimizer, tape, loss, self.generator.trainable_weights)
         return per_example
 
     def _report(self, wasserstein_term, penalty, g_per_example):
@@ -131,7 +129,7 @@ class WGANGP(GAN):
 
     def discriminate(self, x):
         """The critic's score f(x) of each example (a real number, not a probability)."""
-        return ops.convert_to_numpy(self.critic(self.check_inputs(x), training=False))[:, 0]
+        return to_numpy(self.critic(self.check_inputs(x), training=False))[:, 0]
 
     def get_config(self):
         config = super().get_config()
