@@ -136,6 +136,14 @@ def frames():
     return model, (clips,), lambda: model.predict_frames(clips[:2], 2)
 
 
+def wavenet():
+    from keras_genai import WaveNet
+
+    model = built(compiled(WaveNet(levels=16, channels=4, num_blocks=1, layers_per_block=2), sgd()))
+    ids = np.random.default_rng(0).integers(0, 16, (2 * BATCH, 9)).astype("int32")
+    return model, (ids,), lambda: model.generate(1, length=3, seed=0, cached=False)  # the cached path is tested equal
+
+
 TOK = tokenizers.CharTokenizer(list("abcdef"), mask_token=True)
 IDS = TOK.encode_batch(["abc", "defab", "fa", "bcdefab"] * 2, add_start=True, add_end=True)
 REJECTED = TOK.encode_batch(["fed", "ccc", "eeeee", "dab"] * 2, add_start=True, add_end=True, length=IDS.shape[1])
@@ -175,7 +183,7 @@ def dpo():
 
 
 FAMILIES = {f.__name__: f for f in (autoencoder, vae, cvae, gan, wgan, cgan, caption_gan, pix2pix, contrastive,
-                                    diffusion, conditional_diffusion, frames, char_lm, gpt, mlm, seq2seq, reward, dpo)}
+                                    diffusion, conditional_diffusion, frames, wavenet, char_lm, gpt, mlm, seq2seq, reward, dpo)}
 
 
 def optimizers(model):
@@ -195,7 +203,9 @@ def fit(model, data):
 def check_outputs(outputs):
     """Generated arrays are float32 and finite; texts are strings."""
     for out in outputs if isinstance(outputs, tuple) else (outputs,):
-        if isinstance(out, np.ndarray):
+        if isinstance(out, np.ndarray) and np.issubdtype(out.dtype, np.integer):  # sampled ids
+            assert out.dtype == np.int32, out.dtype
+        elif isinstance(out, np.ndarray):
             assert out.dtype == np.float32 and np.isfinite(out).all(), out.dtype
         else:
             assert all(isinstance(text, str) for text in out)

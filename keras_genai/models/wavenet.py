@@ -23,7 +23,7 @@ from keras import layers, ops
 from keras_genai import _checks, losses
 from keras_genai.datasets.audio import check_audio_ids, mu_law_encode
 from keras_genai.evaluation.text import LN2
-from keras_genai.models._base import GenerativeModel
+from keras_genai.models._base import GenerativeModel, minimize
 
 # The cached loop is compiled with XLA: on a 2-core CPU it was about 15x faster than a plain
 # tf.function once compiled (benchmarks/wavenet_generation_results.md has both timings).
@@ -61,9 +61,10 @@ class ResidualBlock(layers.Layer):
         The convolution at one time step is one matrix product of the taps with the kernel
         (kernel_size, channels, 2 channels) flattened to (kernel_size * channels, 2 channels).
         """
-        kernel = ops.reshape(self.dilated.kernel, (-1, 2 * self.channels))
+        # The variables stay float32 under a mixed-precision policy; compute in the taps' dtype.
+        kernel = ops.cast(ops.reshape(self.dilated.kernel, (-1, 2 * self.channels)), taps.dtype)
         flat = ops.reshape(taps, (ops.shape(taps)[0], -1))
-        return self._gated(taps[:, -1], ops.matmul(flat, kernel) + self.dilated.bias)
+        return self._gated(taps[:, -1], ops.matmul(flat, kernel) + ops.cast(self.dilated.bias, taps.dtype))
 
     def _gated(self, x, pre):
         filters, gates = ops.split(pre, 2, axis=-1)
@@ -162,7 +163,7 @@ class WaveNet(GenerativeModel):
     def _nats(self, data, training):
         """Cross-entropy of each window, in nats per sample: (batch,)."""
         ids = data[0] if isinstance(data, (tuple, list)) else data
-        logits = self(ids[:, :-1], training=training)
+        logits = _checks.full_precision(self(ids[:, :-1], training=training))
         nll = ops.sparse_categorical_crossentropy(ids[:, 1:], logits, from_logits=True)
         return ops.mean(nll, axis=1)
 
@@ -176,8 +177,7 @@ class WaveNet(GenerativeModel):
         with tf.GradientTape() as tape:
             nats = self._nats(data, training=True)
             loss = losses.reduce_for_replicas(nats)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
+        minimize(self.optimizer, tape, loss, self.trainable_weights)
         return self._record(nats)
 
     def test_step(self, data):
@@ -251,11 +251,11 @@ class WaveNet(GenerativeModel):
             new_queues.append(window[:, 1:])
             x, skip = block.step(window[:, ::block.dilation])
             skips = skips + skip
-        return self._logits(skips), new_queues
+        return _checks.full_precision(self._logits(skips)), new_queues
 
     def _cached_loop(self, prompt, length, temperature, seed):
         n = tf.shape(prompt)[0]
-        queues = [tf.zeros((n, (self.kernel_size - 1) * d, self.channels)) for d in self.dilations]
+        queues = [tf.zeros((n, (self.kernel_size - 1) * d, self.channels), self.compute_dtype) for d in self.dilations]
         for i in tf.range(tf.shape(prompt)[1] - 1):  # the prompt fills the queues
             _, queues = self._step(prompt[:, i], queues)
         current, out = prompt[:, -1], tf.TensorArray(tf.int32, size=length)
@@ -273,7 +273,7 @@ class WaveNet(GenerativeModel):
 
     def _uncached(self, prompt, length, temperature, seed):
         if "last" not in self._graphs:
-            self._graphs["last"] = tf.function(lambda ids: self(ids)[:, -1], reduce_retracing=True)
+            self._graphs["last"] = tf.function(lambda ids: _checks.full_precision(self(ids)[:, -1]), reduce_retracing=True)
             # Compiled like the cached loop: XLA's Philox draws other numbers than TensorFlow's kernel.
             self._graphs["draw"] = tf.function(gumbel_draw, jit_compile=JIT_COMPILE)
         window, out = prompt, []
