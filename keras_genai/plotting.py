@@ -185,3 +185,46 @@ def attention_map(weights, source, target, ax=None, title=None):
 def save_figure(fig, path):
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+VOICE_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:blue")  # soprano, alto, tenor, bass
+
+
+def piano_rolls(scores, titles=None, steps_per_bar=16, ncols=None, scale=1.0):
+    """Four-voice scores side by side as piano rolls: time across, MIDI pitch up, one colour per voice.
+
+    scores: a list of voices arrays (voices, time_steps) of MIDI pitches, -1 for a rest (as in
+    keras_genai.datasets.music); a struck note starts a new bar of colour only where the pitch
+    changes, so pass what you want to compare, e.g. real and generated. Bar lines are dotted.
+    """
+    scores = [np.asarray(s) for s in scores]
+    if not scores or any(s.ndim != 2 for s in scores):
+        raise ValueError("scores must be a non-empty list of (voices, time_steps) pitch arrays")
+    sounding = np.concatenate([s[s >= 0] for s in scores])
+    if not sounding.size:
+        raise ValueError("every score is silent: nothing to draw")
+    low, high = int(sounding.min()) - 1, int(sounding.max()) + 1
+    ncols = min(ncols or len(scores), len(scores))
+    nrows = -(-len(scores) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 3.2 * ncols, scale * 2.4 * nrows), squeeze=False,
+                             sharey=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(scores):
+            ax.axis("off")
+            continue
+        for v, row in enumerate(scores[i]):
+            steps = np.flatnonzero(row >= 0)
+            for t in steps:
+                ax.add_patch(plt.Rectangle((t, row[t] - 0.5), 1, 1, color=VOICE_COLOURS[v % len(VOICE_COLOURS)],
+                                           linewidth=0))
+        for bar in range(0, scores[i].shape[1] + 1, steps_per_bar):
+            ax.axvline(bar, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_xlim(0, scores[i].shape[1])
+        ax.set_ylim(low, high)
+        ax.set_xlabel("sixteenth step")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("MIDI pitch")
+    fig.tight_layout()
+    return fig

@@ -256,3 +256,18 @@ def test_bad_voices_are_named(voices, onsets, message):
     for convert in (music.voices_to_roll, music.chorale_tokens, music.to_midi):
         with pytest.raises(ValueError, match=message):
             convert(voices, onsets)
+
+
+def test_orphan_holds_are_refused_or_read_as_rests():
+    # soprano: hold at the start (orphan), 60, hold; alto: 55, rest, hold (orphan), hold (orphan)
+    tokens = ["hold", "55", "48", "40", "60", "rest", "48", "40", "hold", "hold", "hold", "hold"]
+    tokens += ["hold", "hold", "50", "hold"]
+    with pytest.raises(ValueError, match="no note to continue"):
+        music.tokens_to_voices(tokens)
+    assert music.count_orphan_holds(tokens) == 3
+    voices, onsets = music.tokens_to_voices(tokens, orphan_holds="rest")
+    assert voices[0].tolist() == [REST, 60, 60, 60] and voices[1].tolist() == [55, REST, REST, REST]
+    assert voices[2].tolist() == [48, 48, 48, 50] and onsets[2].tolist() == [True, True, False, True]
+    assert music.count_orphan_holds(music.chorale_tokens(voices, onsets)) == 0
+    with pytest.raises(ValueError, match="orphan_holds"):
+        music.tokens_to_voices(tokens, orphan_holds="drop")

@@ -134,3 +134,14 @@ def test_monitor_passes_labels_to_a_conditional_model():
     bad.set_model(model)
     with pytest.raises(ValueError, match=r"must lie in \[0, 2\]"):
         bad.on_train_begin()
+
+
+def test_piano_rolls_draw_one_cell_per_sounding_step_and_refuse_silence():
+    voices = np.array([[72, 72, -1, 74], [67, 67, 67, -1], [64, -1, -1, 60], [48, 48, 50, 50]])
+    fig = plotting.piano_rolls([voices, voices[:, ::-1]], titles=["a", "b"], steps_per_bar=2)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    assert len(axes[0].patches) == int((voices >= 0).sum()) and axes[0].get_ylim() == (47.0, 75.0)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="silent"):
+        plotting.piano_rolls([np.full((4, 3), -1)])

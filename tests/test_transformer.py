@@ -229,3 +229,38 @@ def test_sinusoidal_positions_train_without_a_first_call():
     first = model.evaluate(ids, return_dict=True, verbose=0)["loss"]
     model.fit(ids, epochs=3, verbose=0)  # the table is built inside fit's graph
     assert model.evaluate(ids, return_dict=True, verbose=0)["loss"] < first
+
+
+def test_mlm_infill_fills_only_the_masked_positions(mlm):
+    ids = mlm.tokenizer.encode_batch(TEXTS[:2], add_start=True, add_end=True)
+    blanks = np.zeros(ids.shape, dtype=bool)
+    blanks[:, 2:8:2] = True  # every other position: the blanks are chosen by position, not by character
+    masked = np.where(blanks, mlm.tokenizer.mask_id, ids)
+    filled, history = mlm.infill(masked, steps=3, seed=0, return_steps=True)
+    assert filled.shape == ids.shape and np.array_equal(filled[~blanks], ids[~blanks])
+    assert not (filled == mlm.tokenizer.mask_id).any()
+    assert filled[blanks].min() >= mlm.tokenizer.first_character_id  # no special token is written
+    left = [int((h == mlm.tokenizer.mask_id).sum()) for h in history]
+    assert left == sorted(left, reverse=True) and left[-1] == 0
+    # one greedy pass: each blank takes the most likely vocabulary token (never a special id such as the end)
+    one_pass = mlm.infill(masked, steps=1)
+    logits = np.asarray(mlm(masked, key_mask=masked != 0))[..., mlm.tokenizer.first_character_id:]
+    assert np.array_equal(one_pass[blanks], logits.argmax(-1)[blanks] + mlm.tokenizer.first_character_id)
+    assert np.array_equal(mlm.infill(masked, steps=3, sampler="temperature", seed=5),
+                          mlm.infill(masked, steps=3, sampler="temperature", seed=5))
+    with pytest.raises(ValueError, match="no mask id"):
+        mlm.infill(ids)
+    with pytest.raises(ValueError, match="longer than the context window"):
+        mlm.infill(np.full((1, 40), mlm.tokenizer.mask_id))
+
+
+def test_word_level_generation_keeps_the_prompt_and_the_continuation_apart():
+    keras.utils.set_random_seed(0)
+    tok = tokenizers.WordTokenizer.from_texts(TEXTS)
+    model = GPT(tok, context_length=12, num_layers=1, num_heads=1, embed_dim=8)
+    texts = model.generate(["the cat", "a dog "], max_new_tokens=3, sampler=sampling.get("temperature"), seed=0)
+    for prompt, text in zip(["the cat", "a dog "], texts):
+        words = text.split()
+        assert words[:2] == prompt.split() and 2 < len(words) <= 5  # fewer when the end token is drawn
+        assert set(words) <= set(tok.characters)  # no glued word such as "catsat"
+        assert "  " not in text

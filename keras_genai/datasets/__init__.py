@@ -17,8 +17,8 @@ from keras_genai.datasets.images import (
 )
 from keras_genai.datasets.music import (
     HOLD, REST, REST_TOKEN, VOICE_NAMES, Chorale, ChoraleData, NotAChorale, augment_transpositions, chorale_tokens,
-    chorale_windows, load_chorales, render_audio, roll_to_voices, score_to_chorale, to_midi, tokens_to_voices,
-    transpose, voice_ranges, voices_to_roll,
+    chorale_windows, count_orphan_holds, load_chorales, render_audio, roll_to_voices, score_to_chorale, to_midi,
+    tokens_to_voices, transpose, voice_ranges, voices_to_roll,
 )
 from keras_genai.datasets.text import (
     DATE_FORMATS, HELD_OUT_DATE_FORMATS, DateData, DatePairs, TextData, format_date, load_dates, load_names,

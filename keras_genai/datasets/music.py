@@ -358,8 +358,15 @@ def chorale_tokens(voices, onsets):
     return words.T.reshape(-1).tolist()
 
 
-def tokens_to_voices(tokens):
-    """Tokens (a list, or one space-separated string) -> (voices, onsets); the inverse of chorale_tokens."""
+def tokens_to_voices(tokens, orphan_holds="error"):
+    """Tokens (a list, or one space-separated string) -> (voices, onsets); the inverse of chorale_tokens.
+
+    orphan_holds: what to do with a "hold" that has no note to continue (at a voice's first step or
+    after a rest), which a generator can write but a score cannot hold: "error" (the default) or
+    "rest" (read it as silence, e.g. to listen to and score generated tokens; count them first with
+    `count_orphan_holds(tokens)` to report how often it happened).
+    """
+    _checks.check_choice(orphan_holds, {"error", "rest"}, "orphan_holds")
     tokens = tokens.split() if isinstance(tokens, str) else list(tokens)
     if not tokens or len(tokens) % len(VOICE_NAMES):
         raise ValueError(f"tokens must be a non-empty whole number of steps of 4 (soprano to bass), got "
@@ -373,12 +380,32 @@ def tokens_to_voices(tokens):
     voices = np.full(grid.shape, REST, dtype=int)
     for v, t in zip(*np.nonzero(grid != HOLD)):
         voices[v, t] = known[grid[v, t]]
-    for v, t in zip(*np.nonzero(grid == HOLD)):  # in time order within each voice
+    for v, t in sorted(zip(*np.nonzero(grid == HOLD)), key=lambda vt: (vt[0], vt[1])):  # time order per voice
+        if (t == 0 or voices[v, t - 1] == REST) and orphan_holds == "rest":
+            continue
         if t == 0 or voices[v, t - 1] == REST:
             raise ValueError(f"a {HOLD!r} at step {t} of the {VOICE_NAMES[v]} has no note to continue "
                              f"({'the start' if t == 0 else 'after a rest'})")
         voices[v, t] = voices[v, t - 1]
     return voices, onsets
+
+
+def count_orphan_holds(tokens):
+    """Number of "hold" tokens with no note to continue (a voice's first step, or after a rest or an
+    earlier orphan hold): the tokens that tokens_to_voices(..., orphan_holds="rest") reads as rests."""
+    tokens = tokens.split() if isinstance(tokens, str) else list(tokens)
+    if len(tokens) % len(VOICE_NAMES):
+        raise ValueError(f"tokens must be a whole number of steps of 4, got {len(tokens)} tokens")
+    grid = np.array(tokens, dtype=object).reshape(-1, len(VOICE_NAMES)).T
+    orphans = 0
+    for row in grid:
+        sounding = False
+        for token in row:
+            if token == HOLD:
+                orphans += not sounding
+            else:
+                sounding = token != REST_TOKEN
+    return orphans
 
 
 # --- Transposition and windows -------------------------------------------------------------

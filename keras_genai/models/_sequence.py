@@ -117,7 +117,7 @@ class SequenceModel(GenerativeModel):
             logits, state, step = start(np.stack([ids[r] for r in rows]))
             new = sample_loop(logits, state, step, max_new_tokens, sampler, rng, self.tokenizer)
             for r, continuation in zip(rows, new):
-                texts[r] = prompts[r] + self.tokenizer.decode(continuation)
+                texts[r] = joined(self.tokenizer, prompts[r], self.tokenizer.decode(continuation))
         return texts[0] if single else texts
 
     def _check_generation_length(self, prompt_length, max_new_tokens):
@@ -131,6 +131,13 @@ class SequenceModel(GenerativeModel):
             if not prompt:
                 raise ValueError("empty prompt: pass prompt=None to start from the start token alone")
         return [tokenizer.encode(p, add_start=add_start, unknown="error") for p in prompts]
+
+
+def joined(tokenizer, prompt, continuation):
+    """Prompt + decoded continuation with the tokenizer's joiner between them (a space for words), so the
+    last prompt word and the first new one stay two words."""
+    gap = tokenizer.joiner if prompt and continuation and not prompt.endswith(tokenizer.joiner) else ""
+    return prompt + gap + continuation
 
 
 def never_generated(tokenizer):

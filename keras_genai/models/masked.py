@@ -23,7 +23,7 @@ from scipy import special
 
 from keras_genai import _checks, sampling
 from keras_genai.models._base import draw_for_replica
-from keras_genai.models._sequence import generation_logits, never_generated
+from keras_genai.models._sequence import check_ids, generation_logits, never_generated
 from keras_genai.models.gpt import TransformerStack
 
 MASK_RATE = 0.15
@@ -138,12 +138,33 @@ class MaskedLanguageModel(TransformerStack):
         filled = self._unmask(ids[None], steps or 1, sampler, np.random.default_rng(seed), choice_temperature)[0]
         return self.tokenizer.decode(filled[1:-1])
 
-    def _unmask(self, ids, steps, sampler, rng, choice_temperature=0.0, history=None):
+    def infill(self, ids, steps=8, sampler="greedy", seed=None, choice_temperature=0.0, return_steps=False):
+        """Fill every mask id of an id array (b, t) by iterative unmasking; the other ids stay as given.
+
+        The array form of fill_mask, for blanks chosen by position rather than by a character
+        (e.g. harmonisation: the alto, tenor and bass tokens of a window masked, the soprano given).
+        steps=1 fills all blanks in one pass from the given ids alone; more steps fill the most
+        confident share first and let later positions see earlier choices (cosine schedule; see
+        generate for choice_temperature). Only tokens of the vocabulary are written, never a special id
+        (no end id inside a window). return_steps: also the ids after each step.
+        """
+        ids = check_ids(ids, self.tokenizer.vocab_size).astype("int32")
+        self._check_length(ids.shape[1])
+        if not (ids == self.tokenizer.mask_id).any():
+            raise ValueError(f"ids hold no mask id ({self.tokenizer.mask_id}) to fill")
+        history = [] if return_steps else None
+        filled = self._unmask(ids, _checks.check_positive_int(steps, "steps"), sampler,
+                              np.random.default_rng(seed), choice_temperature, history,
+                              banned=list(range(self.tokenizer.first_character_id)))
+        return (filled, history) if return_steps else filled
+
+    def _unmask(self, ids, steps, sampler, rng, choice_temperature=0.0, history=None, banned=None):
         """Iterative unmasking of every mask id in ids (b, t): after step s, a share cos(pi/2 * s/steps)
         of the initially masked positions is still masked (MaskGIT's cosine schedule). The positions
         kept are those with the highest ln p(drawn) + tau_s * Gumbel noise, tau_s = choice_temperature
         * (1 - s/steps): MaskGIT's randomised choice, annealed to confidence-first at the last step."""
-        sampler, banned = sampling.get(sampler), never_generated(self.tokenizer)
+        sampler = sampling.get(sampler)
+        banned = never_generated(self.tokenizer) if banned is None else banned
         if not (isinstance(choice_temperature, (int, float)) and choice_temperature >= 0):
             raise ValueError(f"choice_temperature must be a number >= 0, got {choice_temperature!r}")
         ids = ids.copy()
