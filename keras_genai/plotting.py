@@ -194,8 +194,8 @@ def piano_rolls(scores, titles=None, steps_per_bar=16, ncols=None, scale=1.0):
     """Four-voice scores side by side as piano rolls: time across, MIDI pitch up, one colour per voice.
 
     scores: a list of voices arrays (voices, time_steps) of MIDI pitches, -1 for a rest (as in
-    keras_genai.datasets.music); a struck note starts a new bar of colour only where the pitch
-    changes, so pass what you want to compare, e.g. real and generated. Bar lines are dotted.
+    keras_genai.datasets.music), e.g. real and generated side by side. One cell per sounding step;
+    onsets are not drawn, so a held note and a repeated one look alike. Bar lines are dotted.
     """
     scores = [np.asarray(s) for s in scores]
     if not scores or any(s.ndim != 2 for s in scores):

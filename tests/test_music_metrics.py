@@ -162,3 +162,33 @@ def test_voice_ranges_must_match_the_voices():
         evaluation.voice_range_violations(np.array([[60], [48]]))
     with pytest.raises(ValueError, match="every voice rests"):
         evaluation.voice_range_violations(np.full((4, 2), REST))
+
+
+def test_voice_crossings_count_neighbouring_pairs_only_where_both_sound():
+    voices = np.array([
+        [72, 64, 72, 72],  # soprano dips below the alto at step 1
+        [67, 67, 67, REST],  # the alto's rest leaves step 3 of two pairs uncounted
+        [60, 60, 67, 60],  # a unison with the alto at step 2 is not a crossing
+        [48, 48, 48, 62],  # the bass above the tenor at step 3
+    ])
+    # pairs counted: S/A 3 steps (1 crossed), A/T 3 steps (0), T/B 4 steps (1): 2 of 10
+    assert evaluation.voice_crossings(voices) == pytest.approx(2 / 10)
+    assert evaluation.voice_crossings(voices[2:, :3]) == 0.0
+    with pytest.raises(ValueError, match="at least two voices"):
+        evaluation.voice_crossings(voices[:1])
+    with pytest.raises(ValueError, match="both sound"):
+        evaluation.voice_crossings(np.array([[60, REST], [REST, 55]]))
+
+
+def test_notes_per_bar_counts_strikes_not_sounding_steps():
+    onsets = np.zeros((2, 32), dtype=bool)
+    onsets[0, ::16] = True  # a whole note in each bar
+    onsets[1, ::2] = True  # eighth notes, restruck
+    np.testing.assert_allclose(evaluation.notes_per_bar(onsets), [1.0, 8.0])
+    np.testing.assert_allclose(evaluation.notes_per_bar(onsets, steps_per_bar=8), [0.5, 4.0])
+    with pytest.raises(ValueError, match="whole number of 16-step bars"):
+        evaluation.notes_per_bar(onsets[:, :20])
+    with pytest.raises(ValueError, match="boolean"):
+        evaluation.notes_per_bar(np.full((2, 16), 0.5))
+    with pytest.raises(ValueError, match=r"shape \(voices, time_steps\)"):
+        evaluation.notes_per_bar(onsets[0])

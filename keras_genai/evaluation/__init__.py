@@ -4,7 +4,7 @@
 recall, density and coverage), likelihood bounds, PSNR/SSIM, memorisation, score tables.
 `text`: the count-based unigram and bigram baselines, nats and bits per token, diversity and copying.
 `music`: piano-roll scores (pitch classes, scale, polyphony, empty bars, qualified notes) and
-voice leading of four-voice chorales (ranges, parallel fifths and octaves).
+voice leading of four-voice chorales (ranges, crossings, parallel fifths and octaves, notes per bar).
 `attributes`: slant, stroke thickness and height of digits, measured from their pixels.
 `restoration`: PSNR, SSIM, accuracy and sharpness of restored / upscaled / translated digits.
 `representations`: linear probe and kNN accuracy of learned features (chosen on validation only).
@@ -20,8 +20,9 @@ from keras_genai.evaluation.images import (
     precision_recall, psnr, score_table, scorecard, ssim,
 )
 from keras_genai.evaluation.music import (
-    REST, SATB_RANGES, empty_bar_rate, in_scale_ratio, note_lengths, parallel_fifths_octaves, pitch_class_distance,
-    pitch_class_histogram, polyphony, qualified_note_rate, voice_range_violations,
+    REST, SATB_RANGES, empty_bar_rate, in_scale_ratio, note_lengths, notes_per_bar, parallel_fifths_octaves,
+    pitch_class_distance, pitch_class_histogram, polyphony, qualified_note_rate, voice_crossings,
+    voice_range_violations,
 )
 from keras_genai.evaluation.privacy import (
     CanaryExposure, ExactCopies, MembershipAttack, anonymise, canary_exposure, exact_copies, membership_inference,

@@ -135,11 +135,15 @@ def empty_bar_rate(roll, steps_per_bar=16):
     """
     roll = _check_roll(roll)
     steps_per_bar = _checks.check_positive_int(steps_per_bar, "steps_per_bar")
-    if len(roll) % steps_per_bar:
-        raise ValueError(f"the roll has {len(roll)} steps, not a whole number of {steps_per_bar}-step bars; "
-                         "trim or pad it to whole bars")
+    _check_whole_bars(len(roll), steps_per_bar, "roll")
     bars = roll.reshape(-1, steps_per_bar, PITCHES)
     return float(np.mean(~bars.any(axis=(1, 2))))
+
+
+def _check_whole_bars(steps, steps_per_bar, name):
+    if steps % steps_per_bar:
+        raise ValueError(f"the {name} has {steps} steps, not a whole number of {steps_per_bar}-step bars; "
+                         "trim or pad it to whole bars")
 
 
 def note_lengths(roll):
@@ -202,3 +206,35 @@ def parallel_fifths_octaves(voices):
         for name, perfect in (("fifths", 7), ("octaves", 0)):
             counts[name] += int(np.sum(similar & (interval[:-1] == perfect) & (interval[1:] == perfect)))
     return counts
+
+
+def voice_crossings(voices):
+    """Share of neighbouring-voice steps at which the upper voice sounds below the lower one (the alto
+    under the tenor, say): voices are rows from the highest part down. Unisons do not cross; steps at
+    which either voice of a pair rests are not counted."""
+    voices = _check_voices(voices)
+    if len(voices) < 2:
+        raise ValueError(f"voice crossings need at least two voices, got {len(voices)}")
+    upper, lower = voices[:-1], voices[1:]
+    both = (upper != REST) & (lower != REST)
+    if not both.any():
+        raise ValueError("no step at which two neighbouring voices both sound: nothing to compare")
+    return float((upper < lower)[both].mean())
+
+
+def notes_per_bar(onsets, steps_per_bar=16):
+    """Notes struck per bar in each voice: onsets (voices, time_steps), True where a voice strikes a
+    note (as in keras_genai.datasets.music), over a whole number of bars -> (voices,) floats.
+
+    A voice that holds one note through the bar strikes 1; sixteenth notes strike steps_per_bar.
+    Next to the real value, it shows a generator that only holds (too few) or restrikes (too many).
+    """
+    array = _checks.as_float_array(onsets, "onsets")
+    if array.ndim != 2:
+        raise ValueError(f"onsets must have shape (voices, time_steps), got {array.shape}")
+    _checks.check_finite(array, "onsets")
+    if not np.isin(array, (0, 1)).all():
+        raise ValueError("onsets must be boolean (True where a note is struck)")
+    steps_per_bar = _checks.check_positive_int(steps_per_bar, "steps_per_bar")
+    _check_whole_bars(array.shape[1], steps_per_bar, "onsets")
+    return array.sum(axis=1) / (array.shape[1] // steps_per_bar)
