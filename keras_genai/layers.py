@@ -47,12 +47,13 @@ class Attention(layers.Layer):
         return ops.einsum("btu,bsu->bts", queries, self.key_proj(keys))
 
     def call(self, queries, keys, key_mask=None):
-        scores = self.compute_scores(queries, keys)
+        # Scores and softmax in float32 under any dtype policy: -1e9 (the mask) overflows float16.
+        scores = ops.cast(self.compute_scores(queries, keys), "float32")
         if key_mask is not None:
             # Padding gets a score of -1e9: after the softmax its weight is exactly 0.
             scores = ops.where(ops.cast(key_mask, "bool")[:, None, :], scores, -1e9)
         weights = ops.softmax(scores, axis=-1)
-        return ops.einsum("bts,bsd->btd", weights, keys), weights
+        return ops.einsum("bts,bsd->btd", ops.cast(weights, keys.dtype), keys), weights
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "score": self.score}
