@@ -200,6 +200,8 @@ def piano_rolls(scores, titles=None, steps_per_bar=16, ncols=None, scale=1.0):
     scores = [np.asarray(s) for s in scores]
     if not scores or any(s.ndim != 2 for s in scores):
         raise ValueError("scores must be a non-empty list of (voices, time_steps) pitch arrays")
+    if titles is not None and len(titles) != len(scores):
+        raise ValueError(f"titles must give one title per score ({len(scores)}), got {len(titles)}")
     sounding = np.concatenate([s[s >= 0] for s in scores])
     if not sounding.size:
         raise ValueError("every score is silent: nothing to draw")

@@ -145,3 +145,5 @@ def test_piano_rolls_draw_one_cell_per_sounding_step_and_refuse_silence():
     plt.close(fig)
     with pytest.raises(ValueError, match="silent"):
         plotting.piano_rolls([np.full((4, 3), -1)])
+    with pytest.raises(ValueError, match="one title per score"):
+        plotting.piano_rolls([voices], titles=["a", "b"])

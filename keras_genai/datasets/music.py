@@ -380,10 +380,10 @@ def tokens_to_voices(tokens, orphan_holds="error"):
     voices = np.full(grid.shape, REST, dtype=int)
     for v, t in zip(*np.nonzero(grid != HOLD)):
         voices[v, t] = known[grid[v, t]]
-    for v, t in sorted(zip(*np.nonzero(grid == HOLD)), key=lambda vt: (vt[0], vt[1])):  # time order per voice
-        if (t == 0 or voices[v, t - 1] == REST) and orphan_holds == "rest":
-            continue
+    for v, t in zip(*np.nonzero(grid == HOLD)):  # in time order within each voice
         if t == 0 or voices[v, t - 1] == REST:
+            if orphan_holds == "rest":
+                continue
             raise ValueError(f"a {HOLD!r} at step {t} of the {VOICE_NAMES[v]} has no note to continue "
                              f"({'the start' if t == 0 else 'after a rest'})")
         voices[v, t] = voices[v, t - 1]
@@ -394,18 +394,9 @@ def count_orphan_holds(tokens):
     """Number of "hold" tokens with no note to continue (a voice's first step, or after a rest or an
     earlier orphan hold): the tokens that tokens_to_voices(..., orphan_holds="rest") reads as rests."""
     tokens = tokens.split() if isinstance(tokens, str) else list(tokens)
-    if len(tokens) % len(VOICE_NAMES):
-        raise ValueError(f"tokens must be a whole number of steps of 4, got {len(tokens)} tokens")
-    grid = np.array(tokens, dtype=object).reshape(-1, len(VOICE_NAMES)).T
-    orphans = 0
-    for row in grid:
-        sounding = False
-        for token in row:
-            if token == HOLD:
-                orphans += not sounding
-            else:
-                sounding = token != REST_TOKEN
-    return orphans
+    voices, _ = tokens_to_voices(tokens, orphan_holds="rest")
+    holds = np.array(tokens, dtype=object).reshape(-1, len(VOICE_NAMES)).T == HOLD
+    return int(np.sum(holds & (voices == REST)))
 
 
 # --- Transposition and windows -------------------------------------------------------------
